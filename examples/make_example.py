@@ -1,0 +1,23 @@
+"""Build the bundled example: Scott Joplin's Maple Leaf Rag (1899, public domain) from music21's
+corpus, written as a flat MIDI (every velocity 64), as a notation program would export it.
+
+    pip install music21 && python examples/make_example.py
+"""
+
+from pathlib import Path
+
+import symusic
+from music21 import corpus
+
+OUT = Path(__file__).parent / "maple_leaf_rag_flat.mid"
+
+score = corpus.parse("joplin/maple_leaf_rag")
+tmp = OUT.with_suffix(".music21.mid")
+score.write("midi", fp=str(tmp))
+midi = symusic.Score(str(tmp))
+for track in midi.tracks:
+    for note in track.notes:
+        note.velocity = 64
+midi.dump_midi(str(OUT))
+tmp.unlink()
+print(OUT, sum(len(t.notes) for t in midi.tracks), "notes")

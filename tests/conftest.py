@@ -1,0 +1,87 @@
+"""Shared fixtures: small MIDI files built with symusic, tiny models, and the ASAP folder when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import symusic
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ASAP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "asap"
+
+
+def make_score(n_notes: int = 200, seed: int = 0, drums: bool = True, tpq: int = 480) -> symusic.Score:
+    """Two piano tracks (melody with some out-of-range and zero-length notes, chords), a drum track,
+    tempo and time-signature changes, sustain pedal and other controllers."""
+    rng = np.random.default_rng(seed)
+    score = symusic.Score(tpq)
+    score.tempos.append(symusic.Tempo(0, 100.0))
+    score.tempos.append(symusic.Tempo(tpq * 16, 140.0))
+    score.time_signatures.append(symusic.TimeSignature(0, 4, 4))
+    score.time_signatures.append(symusic.TimeSignature(tpq * 24, 3, 4))
+    right = symusic.Track("right", program=0)
+    left = symusic.Track("left", program=1)
+    t = 0
+    for i in range(n_notes):
+        t += int(rng.choice([0, tpq // 4, tpq // 2, tpq]))
+        pitch = int(rng.integers(55, 90)) if i % 50 else 110  # one pitch above the piano's range
+        duration = int(rng.integers(tpq // 8, tpq * 2)) if i % 37 else 0  # some zero-length notes
+        right.notes.append(symusic.Note(t, duration, pitch, int(rng.integers(20, 120))))
+        if i % 4 == 0:
+            for p in (36, 43, 48):
+                left.notes.append(symusic.Note(t, tpq, p + int(rng.integers(0, 5)), int(rng.integers(20, 100))))
+    for k in range(0, t, tpq * 4):
+        left.controls.append(symusic.ControlChange(k, 64, 127))
+        left.controls.append(symusic.ControlChange(k + tpq * 3, 64, 0))
+        right.controls.append(symusic.ControlChange(k, 7, 100))
+    score.tracks.append(right)
+    score.tracks.append(left)
+    if drums:
+        kit = symusic.Track("drums", program=0, is_drum=True)
+        for k in range(0, t, tpq):
+            kit.notes.append(symusic.Note(k, tpq // 4, 36, 100))
+        score.tracks.append(kit)
+    return score
+
+
+@pytest.fixture
+def midi_file(tmp_path) -> Path:
+    path = tmp_path / "piece.mid"
+    make_score().dump_midi(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """An untrained tiny model folder, written the way users get one (code files included)."""
+    import torch
+
+    import velocity_bert as vb
+
+    torch.manual_seed(0)
+    tok = vb.VelocityBertTokenizer()
+    config = vb.VelocityBertConfig(
+        field_vocab_sizes=tok.field_vocab_sizes,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        window_length=64,
+        window_overlap=32,
+    )
+    path = tmp_path_factory.mktemp("tiny") / "model"
+    vb.save_model_folder(vb.VelocityBertForMaskedVelocity(config).eval(), tok, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def asap() -> Path:
+    if not (ASAP / "splits.csv").is_file():
+        pytest.skip("../shared/data/asap is not present")
+    return ASAP

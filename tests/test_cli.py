@@ -1,0 +1,133 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import symusic
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import velocity_bert as vb
+from tests.conftest import make_score
+from tests.test_notes import assert_same_but_velocities
+from velocity_bert.cli import main
+
+
+def test_humanize_file_and_passage(tiny_model_dir, midi_file, tmp_path, capsys):
+    out = tmp_path / "out.mid"
+    assert (
+        main(
+            [
+                "humanize",
+                str(midi_file),
+                "-o",
+                str(out),
+                "--model",
+                str(tiny_model_dir),
+                "--plot",
+                str(tmp_path / "roll.png"),
+            ]
+        )
+        == 0
+    )
+    assert_same_but_velocities(symusic.Score(str(midi_file)), symusic.Score(str(out)))
+    assert (tmp_path / "roll.png").stat().st_size > 1000
+    notes = vb.load_notes(midi_file)
+    passage = tmp_path / "passage.mid"
+    assert (
+        main(
+            [
+                "humanize",
+                str(midi_file),
+                "-o",
+                str(passage),
+                "--model",
+                str(tiny_model_dir),
+                "--from",
+                "5",
+                "--to",
+                "10",
+            ]
+        )
+        == 0
+    )
+    after = vb.load_notes(passage).velocity
+    outside = (notes.onset_sec < 5) | (notes.onset_sec >= 10)
+    np.testing.assert_array_equal(after[outside], notes.velocity[outside])
+    assert (after[~outside] != notes.velocity[~outside]).any()
+
+
+def test_folder_mode(tiny_model_dir, tmp_path):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    make_score(60, seed=1).dump_midi(str(src / "a.mid"))
+    make_score(60, seed=2).dump_midi(str(src / "sub" / "b.mid"))
+    (src / "bad.mid").write_bytes(b"nope")
+    code = main(["humanize", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model_dir)])
+    assert code == 1  # one bad file: reported, the others done
+    assert (tmp_path / "out" / "a.mid").exists() and (tmp_path / "out" / "sub" / "b.mid").exists()
+    assert not (tmp_path / "out" / "bad.mid").exists()
+
+
+BAD_INPUTS = {
+    "text.mid": b"this is not midi",
+    "empty.mid": b"",
+    "truncated.mid": None,  # filled in below
+}
+
+
+@pytest.mark.parametrize("kind", ["text", "empty", "truncated", "drums", "no_notes", "tempo", "missing"])
+def test_bad_input_one_line_no_output(kind, tiny_model_dir, midi_file, tmp_path):
+    bad = tmp_path / f"{kind}.mid"
+    if kind == "text":
+        bad.write_bytes(b"this is not midi")
+    elif kind == "empty":
+        bad.write_bytes(b"")
+    elif kind == "truncated":
+        bad.write_bytes(midi_file.read_bytes()[:200])
+    elif kind == "drums":
+        s = make_score(30)
+        s.tracks = [t for t in s.tracks if t.is_drum]
+        s.dump_midi(str(bad))
+    elif kind == "no_notes":
+        symusic.Score(480).dump_midi(str(bad))
+    elif kind == "tempo":
+        s = make_score(30)
+        s.tempos = [symusic.Tempo(0, mspq=1)]
+        s.dump_midi(str(bad))
+    out = tmp_path / "out.mid"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "velocity_bert.cli",
+            "humanize",
+            str(bad),
+            "-o",
+            str(out),
+            "--model",
+            str(tiny_model_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), done.stderr
+    assert "Traceback" not in done.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == [bad] or not out.exists()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=400), cut=st.integers(0, 2000), flip=st.integers(0, 2000))
+def test_fuzz_reader_never_crashes(data, cut, flip, midi_file):
+    """Random bytes, and a real file truncated and with one byte changed: either notes or MidiInputError."""
+    real = bytearray(midi_file.read_bytes())
+    real[flip % len(real)] ^= 0xFF
+    for blob in (data, b"MThd" + data, bytes(real[: max(cut, 14)])):
+        try:
+            notes = vb.load_notes(blob)
+            assert len(notes) > 0
+        except vb.MidiInputError:
+            pass

@@ -1,0 +1,66 @@
+import numpy as np
+
+from tests.conftest import make_score
+from velocity_bert import VelocityBertTokenizer, load_notes
+from velocity_bert.data import build_windows, list_files
+from velocity_bert.decoding import window_starts
+
+
+def write(path, seed=0, n=100):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    make_score(n, seed=seed).dump_midi(str(path))
+    return path
+
+
+def test_plain_folder_split_by_folder(tmp_path):
+    for piece in range(30):
+        for perf in range(2):
+            write(tmp_path / f"piece{piece}" / f"p{perf}.mid", seed=piece, n=10)
+    splits = {s: list_files(tmp_path, s) for s in ("train", "validation", "test")}
+    assert sum(map(len, splits.values())) == 60
+    folders = {s: {p.parent for p in files} for s, files in splits.items()}
+    assert not (folders["train"] & folders["test"]) and not (folders["train"] & folders["validation"])
+    assert splits["train"] and splits["test"]
+
+
+def test_maestro_and_splits_csv(tmp_path):
+    maestro = tmp_path / "maestro"
+    write(maestro / "2004" / "a.midi")
+    write(maestro / "2006" / "b.midi")
+    (maestro / "maestro-v3.0.0.csv").write_text(
+        "canonical_composer,canonical_title,split,year,midi_filename,audio_filename,duration\n"
+        "X,A,train,2004,2004/a.midi,2004/a.wav,1\nY,B,test,2006,2006/b.midi,2006/b.wav,1\n"
+    )
+    assert list_files(maestro, "train") == [maestro / "2004" / "a.midi"]
+    assert list_files(maestro, "test") == [maestro / "2006" / "b.midi"]
+    asap_like = tmp_path / "asap"
+    write(asap_like / "C" / "perf.mid")
+    (asap_like / "splits.csv").write_text("midi_performance,split\nC/perf.mid,validation\n")
+    assert list_files(asap_like, "validation") == [asap_like / "C" / "perf.mid"]
+
+
+def test_windows_cover_every_note():
+    for n in (1, 63, 64, 65, 200, 1000):
+        starts = window_starts(n, 64, 16)
+        covered = np.zeros(n, dtype=bool)
+        for s in starts:
+            covered[s : s + 64] = True
+        assert covered.all() and all(s + 64 <= max(n, 64) for s in starts)
+
+
+def test_build_windows_keeps_whole_pieces_and_caches(tmp_path):
+    files = [write(tmp_path / "f" / f"{i}.mid", seed=i, n=150) for i in range(3)]
+    files.append(tmp_path / "f" / "broken.mid")
+    files[-1].write_bytes(b"not midi")
+    tok = VelocityBertTokenizer()
+    ds = build_windows(files, tok, window_length=64, overlap=16, cache_dir=tmp_path / "cache")
+    for path in files[:3]:
+        n = len(load_notes(path))
+        rows = [r for r in ds if r["path"] == str(path)]
+        covered = np.zeros(n, dtype=bool)
+        for r in rows:
+            covered[r["start"] : r["start"] + len(r["levels"])] = True
+        assert covered.all()
+    assert list((tmp_path / "cache").glob("windows-*.arrow"))
+    again = build_windows(files, tok, window_length=64, overlap=16, cache_dir=tmp_path / "cache")
+    assert again.cache_files == ds.cache_files

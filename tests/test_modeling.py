@@ -1,0 +1,140 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
+
+import velocity_bert as vb
+
+
+def tiny_config(**kw):
+    base = dict(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        window_length=64,
+        window_overlap=32,
+    )
+    return vb.VelocityBertConfig(**{**base, **kw})
+
+
+def batch(config, b=2, n=20, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    sizes = torch.tensor(config.field_vocab_sizes)
+    ids = 4 + (torch.rand(b, n, len(sizes), generator=g) * (sizes - 4)).long()
+    ids[:, ::3, config.velocity_field] = config.mask_token_id
+    mask = torch.ones(b, n, dtype=torch.long)
+    if b > 1:
+        mask[1, 15:] = 0
+    return ids, mask
+
+
+def test_auto_classes_build_the_model():
+    config = AutoConfig.for_model("velocity_bert", hidden_size=32, num_attention_heads=2)
+    assert isinstance(config, vb.VelocityBertConfig)
+    assert isinstance(AutoModelForMaskedLM.from_config(config), vb.VelocityBertForMaskedVelocity)
+    assert isinstance(AutoModel.from_config(config), vb.VelocityBertModel)
+
+
+def test_head_only_where_hidden_and_loss():
+    config = tiny_config()
+    model = vb.VelocityBertForMaskedVelocity(config).eval()
+    ids, mask = batch(config)
+    out = model(ids, attention_mask=mask)
+    where = (ids[..., config.velocity_field] == config.mask_token_id) & mask.bool()
+    assert out.logits.shape == (2, 20, 32)
+    assert torch.all(out.logits[~where] == 0) and torch.all(out.logits[where].abs().sum(-1) > 0)
+    labels = torch.full((2, 20), -100)
+    labels[0, 3] = 7
+    out = model(ids, attention_mask=mask, labels=labels)
+    assert out.loss.ndim == 0 and out.loss > 0
+    out.loss.backward()
+
+
+def test_padding_does_not_change_predictions():
+    config = tiny_config()
+    model = vb.VelocityBertForMaskedVelocity(config).eval()
+    ids, _ = batch(config, b=1, n=15)
+    padded = torch.cat([ids, torch.zeros(1, 5, ids.shape[-1], dtype=torch.long)], 1)
+    mask = torch.cat([torch.ones(1, 15), torch.zeros(1, 5)], 1).long()
+    a = model(ids).logits
+    b = model(padded, attention_mask=mask).logits[:, :15]
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_save_load_identical_and_eager_attention(tmp_path):
+    config = tiny_config()
+    model = vb.VelocityBertForMaskedVelocity(config).eval()
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))
+    auto_map = json.loads((tmp_path / "config.json").read_text())["auto_map"]
+    assert set(auto_map) == {"AutoConfig", "AutoModel", "AutoModelForMaskedLM"}
+    ids, mask = batch(config)
+    loaded = AutoModelForMaskedLM.from_pretrained(tmp_path, attn_implementation="eager").eval()
+    out = loaded(ids, attention_mask=mask, output_attentions=True, output_hidden_states=True)
+    torch.testing.assert_close(out.logits, model(ids, attention_mask=mask).logits, atol=1e-5, rtol=1e-4)
+    assert len(out.attentions) == 2 and out.attentions[0].shape == (2, 2, 20, 20)
+    assert torch.allclose(out.attentions[0].sum(-1), torch.ones(2, 2, 20))
+    assert out.attentions[0][1, :, :, 15:].abs().max() == 0  # padding gets no attention
+    assert len(out.hidden_states) == 3
+
+
+@pytest.mark.parametrize("accumulation", [1, 2])
+def test_loss_not_rescaled_by_trainer(accumulation):
+    assert vb.VelocityBertForMaskedVelocity.accepts_loss_kwargs is False
+
+
+BLOCKED = textwrap.dedent(
+    """
+    import importlib.abc, sys
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "velocity_bert" or name.startswith("velocity_bert."):
+                raise ImportError("velocity_bert is blocked in this test")
+    sys.meta_path.insert(0, Block())
+    try:
+        import velocity_bert
+        raise SystemExit("velocity_bert should not be importable here")
+    except ImportError:
+        pass
+    """
+)
+
+
+def run_without_package(code: str, cwd) -> str:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": "", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKED + textwrap.dedent(code)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_folder_loads_with_remote_code_only(tiny_model_dir, tmp_path):
+    model = vb.VelocityBertForMaskedVelocity.from_pretrained(tiny_model_dir).eval()
+    ids, mask = batch(model.config)
+    torch.save({"ids": ids, "mask": mask, "logits": model(ids, attention_mask=mask).logits}, tmp_path / "ref.pt")
+    out = run_without_package(
+        f"""
+        import torch
+        from transformers import AutoModelForMaskedLM
+        ref = torch.load({str(tmp_path / "ref.pt")!r})
+        model = AutoModelForMaskedLM.from_pretrained({str(tiny_model_dir)!r}, trust_remote_code=True).eval()
+        assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+        torch.testing.assert_close(model(ref["ids"], attention_mask=ref["mask"]).logits, ref["logits"])
+        print("ok")
+        """,
+        tmp_path,
+    )
+    assert out.strip().endswith("ok")

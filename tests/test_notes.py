@@ -1,0 +1,112 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import symusic
+
+from tests.conftest import make_score
+from velocity_bert.notes import MidiInputError, load_notes, save_score, write_velocities
+
+
+def test_canonical_order_and_drums_excluded(midi_file):
+    score = symusic.Score(str(midi_file))
+    notes = load_notes(midi_file)
+    pitched = sum(len(t.notes) for t in score.tracks if not t.is_drum)
+    assert len(notes) == pitched
+    assert not np.isin(notes.track, [i for i, t in enumerate(score.tracks) if t.is_drum]).any()
+    key = np.stack([notes.onset_tick, notes.pitch])
+    assert np.all((np.diff(key[0]) > 0) | ((np.diff(key[0]) == 0) & (np.diff(key[1]) >= 0)))
+    for i in range(len(notes)):  # each note maps back to its exact source
+        src = score.tracks[notes.track[i]].notes[notes.index[i]]
+        assert (src.time, src.pitch, src.velocity) == (notes.onset_tick[i], notes.pitch[i], notes.velocity[i])
+    assert np.all(np.diff(notes.onset_sec) >= 0)
+
+
+def test_unrepresentable_notes_are_kept(midi_file):
+    notes = load_notes(midi_file)
+    assert (notes.pitch > 108).any() and (notes.duration_tick == 0).any()
+
+
+def assert_same_but_velocities(a: symusic.Score, b: symusic.Score):
+    assert a.ticks_per_quarter == b.ticks_per_quarter
+    assert a.tempos == b.tempos and a.time_signatures == b.time_signatures
+    assert len(a.tracks) == len(b.tracks)
+    for ta, tb in zip(a.tracks, b.tracks):
+        assert (ta.name, ta.program, ta.is_drum) == (tb.name, tb.program, tb.is_drum)
+        assert ta.controls == tb.controls and ta.pedals == tb.pedals and ta.pitch_bends == tb.pitch_bends
+        na, nb = ta.notes.numpy(), tb.notes.numpy()
+        for k in ("time", "duration", "pitch"):
+            np.testing.assert_array_equal(na[k], nb[k])
+
+
+def test_write_back_changes_only_velocities(midi_file, tmp_path):
+    notes = load_notes(midi_file)
+    new = np.random.default_rng(1).integers(1, 128, len(notes))
+    out = tmp_path / "out.mid"
+    save_score(write_velocities(midi_file, notes, new), out)
+    original, written = symusic.Score(str(midi_file)), symusic.Score(str(out))
+    assert_same_but_velocities(original, written)
+    np.testing.assert_array_equal(load_notes(out).velocity, new)
+    drums = [t for t in written.tracks if t.is_drum][0]
+    assert drums.notes == [t for t in original.tracks if t.is_drum][0].notes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mid", "piece.mid"]  # no temp file left
+
+
+def test_real_files_round_trip(asap, tmp_path):
+    for path in sorted(asap.rglob("*.mid"))[:: max(1, len(list(asap.rglob("*.mid"))) // 8)][:8]:
+        notes = load_notes(path)
+        same = write_velocities(path, notes, notes.velocity)
+        save_score(same, tmp_path / "x.mid")
+        assert_same_but_velocities(symusic.Score(str(path)), symusic.Score(str(tmp_path / "x.mid")))
+        assert len(load_notes(tmp_path / "x.mid")) == len(notes)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "not a MIDI file"),
+        (b"hello, I am text", "not a MIDI file"),
+        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01", "unreadable"),
+    ],
+)
+def test_bad_bytes(content, message, tmp_path):
+    path = tmp_path / "bad.mid"
+    path.write_bytes(content)
+    with pytest.raises(MidiInputError, match=message):
+        load_notes(path)
+
+
+def test_truncated_file(midi_file):
+    data = Path(midi_file).read_bytes()
+    with pytest.raises(MidiInputError):
+        notes = load_notes(data[: len(data) // 2])
+        assert len(notes) < len(load_notes(midi_file))  # a reader that salvages must not crash either
+
+
+def test_empty_drums_only_and_too_many(tmp_path):
+    empty = symusic.Score(480)
+    with pytest.raises(MidiInputError, match="no notes"):
+        load_notes(empty)
+    drums = make_score(20)
+    drums.tracks = [t for t in drums.tracks if t.is_drum]
+    with pytest.raises(MidiInputError, match="drum"):
+        load_notes(drums)
+    with pytest.raises(MidiInputError, match="too many notes"):
+        load_notes(make_score(300), max_notes=100)
+
+
+@pytest.mark.parametrize("mspq", [1, 16_777_215])  # MIDI's fastest and slowest tempos
+def test_absurd_tempo(mspq, tmp_path):
+    score = make_score(50)
+    score.tempos = [symusic.Tempo(0, mspq=mspq)]
+    path = tmp_path / "tempo.mid"
+    score.dump_midi(str(path))
+    with pytest.raises(MidiInputError, match="absurd"):
+        load_notes(path)
+
+
+def test_absurd_length():
+    score = make_score(50)
+    score.tracks[0].notes.append(symusic.Note(480 * 100_000, 10, 60, 64))  # 100,000 beats later
+    with pytest.raises(MidiInputError, match="absurd timing"):
+        load_notes(score)

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+import symusic
+from transformers import pipeline
+
+import velocity_bert as vb
+from tests.test_modeling import run_without_package
+from tests.test_notes import assert_same_but_velocities
+
+
+@pytest.fixture(scope="module")
+def pipe(tiny_model_dir):
+    return vb.load_pipeline(str(tiny_model_dir))
+
+
+def test_contract_every_velocity(pipe, midi_file):
+    out = pipe(str(midi_file))
+    notes = vb.load_notes(midi_file)
+    assert len(out["velocities"]) == len(notes) and all(1 <= v <= 127 for v in out["velocities"])
+    assert set(out["velocities"]) <= set(vb.VelocityBertTokenizer().velocities.tolist())
+    assert_same_but_velocities(symusic.Score(str(midi_file)), out["score"])
+    np.testing.assert_array_equal(vb.load_notes(out["score"]).velocity, out["velocities"])
+
+
+def test_sources_bytes_and_score_agree(pipe, midi_file):
+    a = pipe(str(midi_file))["velocities"]
+    assert pipe(midi_file.read_bytes())["velocities"] == a
+    score = symusic.Score(str(midi_file))
+    assert pipe(score)["velocities"] == a
+    assert symusic.Score(str(midi_file)) == score  # the caller's Score is not modified
+
+
+def test_mask_keeps_other_notes_exactly(pipe, midi_file):
+    notes = vb.load_notes(midi_file)
+    mask = np.zeros(len(notes), dtype=bool)
+    mask[40:80] = True
+    out = np.asarray(pipe(str(midi_file), mask=mask)["velocities"])
+    np.testing.assert_array_equal(out[~mask], notes.velocity[~mask])
+    with pytest.raises(ValueError, match="mask"):
+        pipe(str(midi_file), mask=mask[:-1])
+
+
+def test_sampling_seeds_and_range(pipe, midi_file):
+    a = pipe(str(midi_file), sample=True, seed=1)["velocities"]
+    assert pipe(str(midi_file), sample=True, seed=1)["velocities"] == a
+    assert pipe(str(midi_file), sample=True, seed=2)["velocities"] != a
+    ranged = np.asarray(pipe(str(midi_file), sample=True, seed=1, velocity_range=(40, 90))["velocities"])
+    assert np.percentile(ranged, 2) == pytest.approx(40, abs=1) and np.percentile(ranged, 98) == pytest.approx(
+        90, abs=1
+    )
+
+
+def test_long_piece_uses_many_windows(pipe):
+    score = make_long = __import__("tests.conftest", fromlist=["make_score"]).make_score(700, seed=3)
+    out = pipe(score, passes=3)
+    assert len(out["velocities"]) == len(vb.load_notes(make_long))
+
+
+def test_task_name_with_registered_package(tiny_model_dir, midi_file):
+    pipe = pipeline("velocity-prediction", model=str(tiny_model_dir), pipeline_class=vb.VelocityPredictionPipeline)
+    assert len(pipe(str(midi_file))["velocities"]) == len(vb.load_notes(midi_file))
+
+
+def test_pipeline_through_remote_code(tiny_model_dir, midi_file, tmp_path):
+    expected = vb.load_pipeline(str(tiny_model_dir))(str(midi_file))["velocities"]
+    out = run_without_package(
+        f"""
+        from transformers import pipeline
+        pipe = pipeline("velocity-prediction", model={str(tiny_model_dir)!r}, trust_remote_code=True)
+        print(pipe({str(midi_file)!r})["velocities"])
+        """,
+        tmp_path,
+    )
+    assert out.strip().splitlines()[-1] == str(expected)

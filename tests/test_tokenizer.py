@@ -1,0 +1,62 @@
+import json
+
+import miditok
+import numpy as np
+
+from velocity_bert import VelocityBertTokenizer, load_notes, write_velocities
+from velocity_bert.tokenization_velocity_bert import FIELDS, MASK_ID, TOKENIZER_FILE
+
+
+def test_one_token_per_note_in_vocab(midi_file):
+    tok = VelocityBertTokenizer()
+    notes = load_notes(midi_file)
+    ids = tok.encode(notes)
+    assert ids.shape == (len(notes), len(FIELDS))
+    window = tok.window(ids, 10, 74)
+    assert window.shape == (64, len(FIELDS))
+    assert np.all(window >= 4) and np.all(window < np.array(tok.field_vocab_sizes))
+    assert window[0, FIELDS.index("bar")] == tok.window(ids, 10, 11)[0, FIELDS.index("bar")]  # relative bars
+
+
+def test_velocity_levels_are_miditoks():
+    tok = VelocityBertTokenizer()
+    reference = miditok.Octuple(miditok.TokenizerConfig(use_velocities=True, num_velocities=32))
+    assert list(tok.velocities) == list(np.linspace(0, 127, 33, dtype=int)[1:]) == list(reference.velocities)
+    levels = tok.velocity_to_level(np.arange(1, 128))
+    assert list(tok.level_to_velocity(levels[[0, 3, 4, 7, 8, 124, 126]])) == [3, 3, 7, 7, 11, 127, 127]
+    assert tok.level_to_velocity(tok.velocity_to_level(tok.velocities)).tolist() == tok.velocities.tolist()
+
+
+def test_velocity_is_the_only_field_that_depends_on_velocity(midi_file):
+    tok = VelocityBertTokenizer()
+    notes = load_notes(midi_file)
+    louder = np.clip(notes.velocity + 30, 1, 127)
+    loud = load_notes(write_velocities(midi_file, notes, louder))
+    ids, ids2 = tok.encode(notes), tok.encode(loud)
+    assert (ids[:, -1] != ids2[:, -1]).any()
+    v = FIELDS.index("velocity")
+    np.testing.assert_array_equal(np.delete(ids, v, axis=1), np.delete(ids2, v, axis=1))
+    assert MASK_ID not in ids[:, v]
+
+
+def test_save_load_round_trip(tmp_path, midi_file):
+    tok = VelocityBertTokenizer(shift_bins_ms=(0, 20, 100, 1000))
+    path = tok.save_pretrained(tmp_path)
+    assert path.name == TOKENIZER_FILE != "tokenizer.json"
+    saved = json.loads(path.read_text())
+    assert saved["miditok_version"] and saved["velocity_bert"]["symusic_version"]
+    loaded = VelocityBertTokenizer.from_pretrained(tmp_path)
+    assert loaded.field_vocab_sizes == tok.field_vocab_sizes
+    notes = load_notes(midi_file)
+    np.testing.assert_array_equal(loaded.encode(notes), tok.encode(notes))
+
+
+def test_real_files(asap):
+    tok = VelocityBertTokenizer()
+    for path in sorted(asap.rglob("*.mid"))[::150]:
+        notes = load_notes(path)
+        ids = tok.encode(notes)
+        assert len(ids) == len(notes)
+        np.testing.assert_array_equal(
+            tok.level_to_velocity(ids[:, -1] - 4), tok.level_to_velocity(tok.velocity_to_level(notes.velocity))
+        )

@@ -1,0 +1,79 @@
+"""A real learning test: train.py on ~20 real performances must learn something."""
+
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_train_lowers_loss_and_beats_constant(asap, tmp_path):
+    out = tmp_path / "run"
+    start = time.time()
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "--data_dir",
+            str(asap),
+            "--output_dir",
+            str(out),
+            "--cache_dir",
+            str(tmp_path / "cache"),
+            "--max_train_files",
+            "20",
+            "--max_eval_files",
+            "4",
+            "--hidden_size",
+            "64",
+            "--num_hidden_layers",
+            "2",
+            "--num_attention_heads",
+            "2",
+            "--intermediate_size",
+            "128",
+            "--window_length",
+            "128",
+            "--max_steps",
+            "300",
+            "--per_device_train_batch_size",
+            "16",
+            "--learning_rate",
+            "2e-3",
+            "--warmup_steps",
+            "20",
+            "--eval_strategy",
+            "steps",
+            "--eval_steps",
+            "20",
+            "--save_steps",
+            "150",
+            "--logging_steps",
+            "50",
+            "--report_to",
+            "none",
+            "--use_cpu",
+            "--disable_tqdm",
+            "true",
+            "--seed",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert time.time() - start < 180
+    history = json.loads((out / "checkpoint-300" / "trainer_state.json").read_text())["log_history"]
+    evals = [h for h in history if "eval_loss" in h]
+    first, last = evals[0], evals[-1]
+    assert first["step"] == 20 and last["step"] == 300
+    assert last["eval_loss"] < first["eval_loss"] and last["eval_loss"] < math.log(32)
+    assert last["eval_exact"] > last["eval_baseline_exact"]
+    assert last["eval_mae"] < last["eval_baseline_mae"]
+    # the output folder is a complete model folder
+    for name in ("config.json", "model.safetensors", "velocity_tokenizer.json", "pipeline_velocity_bert.py"):
+        assert (out / name).exists(), name

@@ -1,0 +1,138 @@
+"""Pretrain or fine-tune VelocityBert with the standard Trainer.
+
+python train.py --data_dir ../shared/data/asap --output_dir runs/base --max_steps 20000
+accelerate launch train.py ...        # or: torchrun --nproc_per_node 8 train.py ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from transformers import HfArgumentParser, Trainer, TrainingArguments
+
+from velocity_bert import VelocityBertConfig, VelocityBertForMaskedVelocity, VelocityBertTokenizer, save_model_folder
+from velocity_bert.data import build_windows, list_files
+from velocity_bert.masking import MaskingCollator, MaskingMix, apply_mask, choose_hidden
+from velocity_bert.metrics import level_metrics
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str | None = field(default=None, metadata={"help": "fine-tune from this model"})
+    hidden_size: int = 256
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    intermediate_size: int = 1024
+    dropout: float = 0.1
+    window_length: int = 512
+
+
+@dataclass
+class DataArguments:
+    data_dir: str = field(metadata={"help": "MAESTRO folder, folder with splits.csv, or any MIDI folder"})
+    cache_dir: str = "cache"
+    train_overlap: int | None = field(
+        default=None, metadata={"help": "notes shared by consecutive train windows (default: a quarter window)"}
+    )
+    num_proc: int = 2
+    max_train_files: int | None = None
+    max_eval_files: int | None = None
+    eval_seed: int = 0
+
+
+@dataclass
+class MaskingArguments:
+    mask_random: float = field(default=0.5, metadata={"help": "share of sequences with 15% random notes hidden"})
+    mask_span: float = field(default=0.2, metadata={"help": "share with contiguous spans hidden"})
+    mask_ratio: float = field(default=0.3, metadata={"help": "share with a uniform 0-100% of notes hidden"})
+
+
+def fixed_eval_masking(ds, config: VelocityBertConfig, seed: int):
+    """Hide 15% of notes once, so every evaluation scores the same notes."""
+    rng = np.random.default_rng(seed)
+    mix = MaskingMix(random=1.0, span=0.0, ratio=0.0)
+
+    def mask(row):
+        ids, levels = np.asarray(row["input_ids"]), np.asarray(row["levels"])
+        hidden, mode = choose_hidden(len(ids), mix, rng)
+        ids, labels = apply_mask(
+            ids, levels, hidden, mode, rng, config.velocity_token_offset, config.num_velocity_levels
+        )
+        return {"input_ids": ids, "labels": labels}
+
+    return ds.map(mask, desc="masking eval")
+
+
+def compute_metrics(prediction, baseline_level: int) -> dict:
+    preds, labels = np.asarray(prediction.predictions), np.asarray(prediction.label_ids)
+    metrics = level_metrics(preds, labels)
+    constant = level_metrics(np.where(labels == -100, -100, baseline_level), labels)
+    metrics.update({f"baseline_{k}": constant[k] for k in ("exact", "within_one", "mae")})
+    return metrics
+
+
+def main():
+    parser = HfArgumentParser((ModelArguments, DataArguments, MaskingArguments, TrainingArguments))
+    model_args, data_args, mask_args, training_args = parser.parse_args_into_dataclasses()
+
+    if model_args.model_name_or_path:
+        tokenizer = VelocityBertTokenizer.from_pretrained(model_args.model_name_or_path)
+        model = VelocityBertForMaskedVelocity.from_pretrained(model_args.model_name_or_path)
+    else:
+        tokenizer = VelocityBertTokenizer()
+        config = VelocityBertConfig(
+            field_vocab_sizes=tokenizer.field_vocab_sizes,
+            num_velocity_levels=tokenizer.num_velocities,
+            hidden_size=model_args.hidden_size,
+            num_hidden_layers=model_args.num_hidden_layers,
+            num_attention_heads=model_args.num_attention_heads,
+            intermediate_size=model_args.intermediate_size,
+            hidden_dropout_prob=model_args.dropout,
+            attention_probs_dropout_prob=model_args.dropout,
+            max_position_embeddings=model_args.window_length,
+            window_length=model_args.window_length,
+            window_overlap=model_args.window_length // 2,
+        )
+        model = VelocityBertForMaskedVelocity(config)
+    config = model.config
+
+    with training_args.main_process_first(desc="tokenizing"):
+        splits = {}
+        for split, limit, overlap in (
+            ("train", data_args.max_train_files, data_args.train_overlap or config.window_length // 4),
+            ("validation", data_args.max_eval_files, config.window_overlap),
+        ):
+            files = list_files(data_args.data_dir, split)[:limit]
+            splits[split] = build_windows(
+                files, tokenizer, config.window_length, overlap, data_args.cache_dir, data_args.num_proc
+            ).remove_columns(["path", "start"])
+        eval_ds = fixed_eval_masking(splits["validation"], config, data_args.eval_seed).remove_columns("levels")
+
+    # The constant baseline every run must beat: the train split's median level.
+    baseline = int(np.median(np.concatenate([np.asarray(x) for x in splits["train"]["levels"]])))
+    mix = MaskingMix(random=mask_args.mask_random, span=mask_args.mask_span, ratio=mask_args.mask_ratio)
+    collator = MaskingCollator(mix, config.velocity_token_offset, config.num_velocity_levels, seed=training_args.seed)
+    training_args.remove_unused_columns = False
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=splits["train"],
+        eval_dataset=eval_ds,
+        data_collator=collator,
+        processing_class=tokenizer,
+        preprocess_logits_for_metrics=lambda logits, labels: logits.argmax(-1),
+        compute_metrics=lambda p: compute_metrics(p, baseline),
+    )
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    if trainer.is_world_process_zero():
+        save_model_folder(trainer.model, tokenizer, training_args.output_dir)
+    metrics = trainer.evaluate()
+    trainer.log_metrics("eval", metrics)
+    trainer.save_metrics("eval", metrics)
+    if training_args.push_to_hub:
+        trainer.push_to_hub()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""velocity-bert: a BERT-style masked model of piano velocities, for Transformers."""
+
+from pathlib import Path
+
+from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
+from transformers import pipeline as _hf_pipeline
+from transformers.pipelines import PIPELINE_REGISTRY
+
+from .configuration_velocity_bert import VelocityBertConfig
+from .modeling_velocity_bert import VelocityBertForMaskedVelocity, VelocityBertModel
+from .notes import MidiInputError, Notes, load_notes, save_score, write_velocities
+from .pipeline_velocity_bert import TASK, VelocityPredictionPipeline, save_model_folder
+from .tokenization_velocity_bert import VelocityBertTokenizer
+
+__version__ = "0.1.0"
+
+# The bundled default model folder (weights trained on ASAP: CC BY-NC-SA 4.0).
+DEFAULT_MODEL = str(Path(__file__).parent / "pretrained" / "velocity-bert-asap")
+
+AutoConfig.register("velocity_bert", VelocityBertConfig, exist_ok=True)
+AutoModel.register(VelocityBertConfig, VelocityBertModel, exist_ok=True)
+AutoModelForMaskedLM.register(VelocityBertConfig, VelocityBertForMaskedVelocity, exist_ok=True)
+PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=VelocityPredictionPipeline, pt_model=AutoModelForMaskedLM)
+
+
+def load_pipeline(model: str = DEFAULT_MODEL, **kwargs) -> VelocityPredictionPipeline:
+    """`pipeline("velocity-prediction", model=...)` with this package's code, so no
+    trust_remote_code is needed (a folder's custom_pipelines entry would otherwise ask for it)."""
+    return _hf_pipeline(TASK, model=model, pipeline_class=VelocityPredictionPipeline, **kwargs)
+
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MidiInputError",
+    "Notes",
+    "VelocityBertConfig",
+    "VelocityBertForMaskedVelocity",
+    "VelocityBertModel",
+    "VelocityBertTokenizer",
+    "VelocityPredictionPipeline",
+    "load_notes",
+    "load_pipeline",
+    "save_model_folder",
+    "save_score",
+    "write_velocities",
+]

@@ -1,0 +1,164 @@
+"""`velocity-bert` command line: humanize, evaluate. Reads and writes files; never sees a tensor
+(the pipeline and decoding do the work)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+MIDI_SUFFIXES = (".mid", ".midi")
+
+
+def _load(model_path: str):
+    """Pipeline with this package's code (no remote code needed); quiet unless it fails."""
+    from transformers.utils import logging
+
+    import velocity_bert
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    path = model_path or velocity_bert.DEFAULT_MODEL
+    return velocity_bert.load_pipeline(path)
+
+
+def _options(args) -> dict:
+    opts = {"passes": args.passes}
+    if args.seed is not None:  # a seed asks for one of many renditions: sample
+        opts.update(sample=True, seed=args.seed, temperature=args.temperature)
+    if args.range:
+        opts["velocity_range"] = tuple(args.range)
+    return opts
+
+
+def _humanize_file(pipe, src: Path, dst: Path, args) -> int:
+    from .notes import load_notes, save_score
+    from .plotting import piano_roll
+
+    notes = load_notes(src)
+    mask = None
+    if args.start is not None or args.end is not None:
+        start = -np.inf if args.start is None else args.start
+        end = np.inf if args.end is None else args.end
+        mask = (notes.onset_sec >= start) & (notes.onset_sec < end)
+        if not mask.any():
+            raise ValueError(f"no notes start between {args.start} and {args.end} s")
+    out = pipe(str(src), mask=mask, **_options(args))
+    save_score(out["score"], dst)
+    if args.plot:
+        plot = Path(args.plot) if len(args._inputs) == 1 else Path(args.plot).with_name(f"{dst.stem}.png")
+        piano_roll(out["notes"], out["notes"].velocity, np.asarray(out["velocities"]), plot)
+    return len(notes)
+
+
+def cmd_humanize(args) -> int:
+    src = Path(args.input)
+    if src.is_dir():
+        inputs = sorted(p for p in src.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+        out_dir = Path(args.output)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ValueError(f"{out_dir} exists and is not a folder")
+        pairs = [(p, out_dir / p.relative_to(src)) for p in inputs]
+        if not pairs:
+            raise ValueError(f"no MIDI files in {src}")
+    else:
+        if not src.exists():
+            raise FileNotFoundError(f"{src}: no such file")
+        pairs = [(src, Path(args.output))]
+    args._inputs = pairs
+    pipe = _load(args.model)
+    failed = 0
+    iterator = pairs
+    if len(pairs) > 1:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(pairs, unit="file", desc="humanize")
+    for s, d in iterator:
+        d.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            n = _humanize_file(pipe, s, d, args)
+            if len(pairs) == 1:
+                print(f"{d}: {n} notes humanized", file=sys.stderr)
+        except Exception as err:  # one line per bad file; the others still run
+            failed += 1
+            print(f"error: {s}: {_one_line(err)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_evaluate(args) -> int:
+    from .decoding import DecodingOptions
+    from .evaluation import evaluate, format_table
+
+    pipe = _load(args.model)
+    report = evaluate(
+        pipe.model,
+        pipe.velocity_tokenizer,
+        args.data,
+        split=args.split,
+        setting=args.setting,
+        seed=args.seed,
+        options=DecodingOptions(passes=args.passes),
+        max_files=args.files,
+    )
+    print(format_table(report))
+    if args.json:
+        tmp = f"{args.json}.tmp{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(report, f, indent=2)
+        os.replace(tmp, args.json)
+    return 0
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="velocity-bert", description="Human dynamics for MIDI piano files.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    h = sub.add_parser("humanize", help="predict velocities for a MIDI file or a folder of them")
+    h.add_argument("input", help="a MIDI file, or a folder (then -o is a folder)")
+    h.add_argument("-o", "--output", required=True)
+    h.add_argument("--from", dest="start", type=float, default=None, help="only notes starting at/after SEC")
+    h.add_argument("--to", dest="end", type=float, default=None, help="only notes starting before SEC")
+    h.add_argument("--model", default=None, help="model folder or Hub repo id (default: the bundled model)")
+    h.add_argument("--seed", type=int, default=None, help="sample a rendition with this seed (default: most likely)")
+    h.add_argument("--temperature", type=float, default=1.0)
+    h.add_argument("--passes", type=int, default=4, help="mask-predict passes")
+    h.add_argument("--range", type=int, nargs=2, metavar=("LO", "HI"), help="set the dynamic range of the result")
+    h.add_argument("--plot", default=None, help="PNG piano roll coloured by velocity, before and after")
+    h.set_defaults(func=cmd_humanize)
+
+    e = sub.add_parser("evaluate", help="measure a model against baselines on a split")
+    e.add_argument("model", nargs="?", default=None, help="model folder or repo id (default: the bundled model)")
+    e.add_argument("--data", required=True, help="MAESTRO folder, folder with splits.csv, or MIDI folder")
+    e.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    e.add_argument("--setting", default="random15", choices=("random15", "span", "all"))
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--passes", type=int, default=4)
+    e.add_argument("--files", type=int, default=None, help="only the first N files")
+    e.add_argument("--json", default=None)
+    e.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a user sees one line, never a traceback
+        print(f"error: {_one_line(err)}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

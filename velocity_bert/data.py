@@ -1,0 +1,109 @@
+"""Corpora -> tokenized windows: MAESTRO, a folder with `splits.csv` (ASAP), or any MIDI folder.
+
+Whole pieces are cut into overlapping windows (MidiTok's `DatasetMIDI` keeps only the first
+`max_seq_len` tokens of a file), and the windows are cached as Arrow files by `datasets`, built in
+parallel with `num_proc`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import datasets
+import numpy as np
+
+from .decoding import window_starts
+from .notes import MidiInputError, load_notes
+from .tokenization_velocity_bert import VelocityBertTokenizer
+
+SPLITS = ("train", "validation", "test")
+MIDI_SUFFIXES = (".mid", ".midi")
+
+
+def _hash_split(key: str) -> str:
+    """The ASAP rule, applied to a file's folder: 0 -> test, 1 -> validation, else train."""
+    bucket = int(hashlib.sha1(key.encode()).hexdigest(), 16) % 10
+    return "test" if bucket == 0 else "validation" if bucket == 1 else "train"
+
+
+def list_files(root: str | Path, split: str) -> list[Path]:
+    """The MIDI files of one split, in a stable order.
+
+    A MAESTRO folder (`maestro-v3.0.0.csv`) uses its `split` column; a folder with `splits.csv`
+    (columns `midi_performance`, `split`) uses that; any other folder is split by a hash of each
+    file's folder, so performances of one piece never straddle splits.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: not a folder")
+    maestro = sorted(root.glob("maestro-v*.csv"))
+    if maestro:
+        with open(maestro[-1], newline="") as f:
+            return [root / r["midi_filename"] for r in csv.DictReader(f) if r["split"] == split]
+    if (root / "splits.csv").is_file():
+        with open(root / "splits.csv", newline="") as f:
+            return [root / r["midi_performance"] for r in csv.DictReader(f) if r["split"] == split]
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+    return [p for p in files if _hash_split(str(p.parent.relative_to(root))) == split]
+
+
+def _windows_of_files(batch: dict, tokenizer: VelocityBertTokenizer, length: int, overlap: int) -> dict:
+    out = {"input_ids": [], "levels": [], "path": [], "start": []}
+    for path in batch["path"]:
+        try:
+            notes = load_notes(path)
+        except MidiInputError:
+            continue  # an unusable file in a corpus is skipped, not fatal
+        ids = tokenizer.encode(notes)
+        levels = tokenizer.velocity_to_level(notes.velocity)
+        for start in window_starts(len(notes), length, overlap):
+            stop = min(start + length, len(notes))
+            out["input_ids"].append(tokenizer.window(ids, start, stop).astype(np.int16))
+            out["levels"].append(levels[start:stop].astype(np.int8))
+            out["path"].append(path)
+            out["start"].append(start)
+    return out
+
+
+def build_windows(
+    files: list[Path],
+    tokenizer: VelocityBertTokenizer,
+    window_length: int = 512,
+    overlap: int = 256,
+    cache_dir: str | Path | None = None,
+    num_proc: int | None = None,
+) -> datasets.Dataset:
+    """Tokenized windows of every file, cached under `cache_dir` keyed by files and settings."""
+    key = json.dumps(
+        [sorted(map(str, files)), tokenizer.field_vocab_sizes, list(tokenizer.shift_bins_ms), window_length, overlap]
+    )
+    cache_file = None
+    if cache_dir is not None:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        cache_file = str(Path(cache_dir) / f"windows-{hashlib.sha1(key.encode()).hexdigest()[:16]}.arrow")
+    ds = datasets.Dataset.from_dict({"path": [str(p) for p in files]})
+    features = datasets.Features(
+        {
+            "input_ids": datasets.List(datasets.List(datasets.Value("int16"))),
+            "levels": datasets.List(datasets.Value("int8")),
+            "path": datasets.Value("string"),
+            "start": datasets.Value("int32"),
+        }
+    )
+    return ds.map(
+        _windows_of_files,
+        batched=True,
+        batch_size=1,
+        remove_columns=["path"],
+        fn_kwargs={"tokenizer": tokenizer, "length": window_length, "overlap": overlap},
+        features=features,
+        num_proc=num_proc if num_proc and num_proc > 1 and len(files) > 1 else None,
+        cache_file_name=cache_file,
+        load_from_cache_file=cache_file is not None,
+        desc="tokenizing",
+    )

@@ -1,0 +1,157 @@
+"""Whole-piece inference: overlapping windows + iterative mask-predict. The ONE inference path,
+shared by the pipeline, `velocity-bert humanize` and `velocity-bert evaluate`, so every number we
+report is what a user gets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .notes import Notes
+from .tokenization_velocity_bert import FIELDS, MASK_ID, PAD_ID, VelocityBertTokenizer
+
+VELOCITY = FIELDS.index("velocity")
+
+
+@dataclass
+class DecodingOptions:
+    passes: int = 4  # mask-predict passes; each fixes a further share of the hidden notes
+    sample: bool = False  # sample levels instead of taking the most likely one
+    temperature: float = 1.0
+    seed: int | None = None
+    batch_size: int = 16
+    # After prediction: None keeps what the model predicts; (lo, hi) maps the 2nd-98th percentile
+    # of the predicted velocities onto lo..hi (the dynamic range of the result).
+    velocity_range: tuple[int, int] | None = None
+
+
+def window_starts(n: int, length: int, overlap: int) -> list[int]:
+    """Starts of windows of `length` notes, stepping by length - overlap, the last flush with the end."""
+    if n <= length:
+        return [0]
+    step = length - overlap
+    starts = list(range(0, n - length + 1, step))
+    if starts[-1] + length < n:
+        starts.append(n - length)
+    return starts
+
+
+def _owner_windows(n: int, starts: list[int], length: int) -> np.ndarray:
+    """For each note, the window in which it sits most centrally (most context on both sides)."""
+    best = np.zeros(n, dtype=np.int64)
+    margin = np.full(n, -1)
+    idx = np.arange(n)
+    for w, start in enumerate(starts):
+        stop = min(start + length, n)
+        inside = (idx >= start) & (idx < stop)
+        m = np.minimum(idx - start, stop - 1 - idx)
+        better = inside & (m > margin)
+        best[better], margin[better] = w, m[better]
+    return best
+
+
+@torch.inference_mode()
+def _level_probs(model, windows: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
+    device = next(model.parameters()).device
+    out = []
+    for b in range(0, len(windows), batch_size):
+        chunk = windows[b : b + batch_size]
+        length = max(len(w) for w in chunk)
+        ids = np.full((len(chunk), length, len(FIELDS)), PAD_ID, dtype=np.int64)
+        att = np.zeros((len(chunk), length), dtype=np.int64)
+        for i, w in enumerate(chunk):
+            ids[i, : len(w)], att[i, : len(w)] = w, 1
+        ids_t = torch.from_numpy(ids).to(device)
+        att_t = torch.from_numpy(att).to(device)
+        logits = model(input_ids=ids_t, attention_mask=att_t).logits.float()
+        probs = torch.softmax(logits, dim=-1).cpu().numpy()
+        out.extend(probs[i, : len(w)] for i, w in enumerate(chunk))
+    return out
+
+
+def predict_levels(
+    model,
+    tokenizer: VelocityBertTokenizer,
+    notes: Notes,
+    hidden: np.ndarray | None = None,
+    options: DecodingOptions | None = None,
+) -> np.ndarray:
+    """Velocity levels for every note: predicted where `hidden` (default: all), else the input's.
+
+    Mask-predict: each pass predicts all still-hidden notes, then fixes the most confident ones
+    (a growing share: k/passes of them after pass k) and shows them as context to the next pass.
+    """
+    options = options or DecodingOptions()
+    config = model.config
+    n = len(notes)
+    hidden = np.ones(n, dtype=bool) if hidden is None else np.asarray(hidden, dtype=bool).copy()
+    if hidden.shape != (n,):
+        raise ValueError(f"mask has {hidden.shape[0]} entries for {n} notes")
+    ids = tokenizer.encode(notes)
+    levels = tokenizer.velocity_to_level(notes.velocity)
+    if not hidden.any():
+        return levels
+    length, overlap = config.window_length, config.window_overlap
+    starts = window_starts(n, length, overlap)
+    owner = _owner_windows(n, starts, length)
+    rng = np.random.default_rng(options.seed)
+    todo = hidden.copy()
+    total = int(hidden.sum())
+    passes = max(1, min(options.passes, total))
+    for k in range(1, passes + 1):
+        current = ids.copy()
+        current[todo, VELOCITY] = MASK_ID
+        current[hidden & ~todo, VELOCITY] = tokenizer.velocity_token(levels[hidden & ~todo])
+        needed = sorted({int(owner[i]) for i in np.flatnonzero(todo)})
+        probs_by_window = _level_probs(
+            model, [tokenizer.window(current, starts[w], starts[w] + length) for w in needed], options.batch_size
+        )
+        todo_idx = np.flatnonzero(todo)
+        probs = np.empty((len(todo_idx), config.num_velocity_levels))
+        where = {w: i for i, w in enumerate(needed)}
+        for j, note in enumerate(todo_idx):
+            w = owner[note]
+            probs[j] = probs_by_window[where[w]][note - starts[w]]
+        if options.sample:
+            p = probs ** (1.0 / max(options.temperature, 1e-6))
+            p /= p.sum(axis=1, keepdims=True)
+            choice = (p.cumsum(axis=1) > rng.random((len(p), 1))).argmax(axis=1)
+        else:
+            choice = probs.argmax(axis=1)
+        confidence = probs[np.arange(len(probs)), choice]
+        fix_count = len(todo_idx) if k == passes else int(np.ceil(total * k / passes)) - (total - len(todo_idx))
+        fix = todo_idx[np.argsort(-confidence, kind="stable")[: max(fix_count, 0)]]
+        levels[fix] = choice[np.searchsorted(todo_idx, fix)]
+        todo[fix] = False
+    return levels
+
+
+def fit_range(velocities: np.ndarray, velocity_range: tuple[int, int]) -> np.ndarray:
+    """Map the 2nd-98th percentile of `velocities` linearly onto velocity_range, clipped to 1..127."""
+    lo, hi = velocity_range
+    p2, p98 = np.percentile(velocities, [2, 98])
+    scale = (hi - lo) / (p98 - p2) if p98 > p2 else 0.0
+    return np.clip(
+        np.rint(lo + (velocities - p2) * scale if scale else np.full(len(velocities), (lo + hi) / 2)), 1, 127
+    ).astype(np.int64)
+
+
+def predict_velocities(
+    model,
+    tokenizer: VelocityBertTokenizer,
+    notes: Notes,
+    hidden: np.ndarray | None = None,
+    options: DecodingOptions | None = None,
+) -> np.ndarray:
+    """Velocities (1-127) for every note; notes not hidden keep their input velocity exactly."""
+    options = options or DecodingOptions()
+    hidden = np.ones(len(notes), dtype=bool) if hidden is None else np.asarray(hidden, dtype=bool)
+    levels = predict_levels(model, tokenizer, notes, hidden, options)
+    predicted = tokenizer.level_to_velocity(levels[hidden])
+    if options.velocity_range is not None and len(predicted):
+        predicted = fit_range(predicted, options.velocity_range)
+    velocities = notes.velocity.astype(np.int64).copy()
+    velocities[hidden] = predicted
+    return velocities

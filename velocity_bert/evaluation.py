@@ -1,0 +1,164 @@
+"""`velocity-bert evaluate`: hide velocities the same way for the model and the baselines, predict
+through decoding.py (the path users get) and report pooled and piece-averaged measures."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .data import list_files
+from .decoding import DecodingOptions, predict_velocities
+from .metrics import velocity_metrics
+from .notes import MidiInputError, Notes, load_notes
+
+SETTINGS = ("random15", "span", "all")
+SPAN_SECONDS = 5.0
+HIDDEN_SHARE = 0.15
+NEIGHBOURS = 16
+
+
+def hide(notes: Notes, setting: str, rng: np.random.Generator) -> np.ndarray:
+    """random15: each note with probability 0.15; span: runs of ~5 s until ~15% of notes are
+    hidden; all: every note."""
+    n = len(notes)
+    if setting == "random15":
+        return rng.random(n) < HIDDEN_SHARE
+    if setting == "all":
+        return np.ones(n, dtype=bool)
+    if setting != "span":
+        raise ValueError(f"setting must be one of {SETTINGS}")
+    hidden = np.zeros(n, dtype=bool)
+    onset = notes.onset_sec
+    for _ in range(10 * n):
+        if hidden.mean() >= HIDDEN_SHARE:
+            break
+        start = rng.uniform(onset[0], max(onset[-1] - SPAN_SECONDS, onset[0]) + 1e-9)
+        hidden |= (onset >= start) & (onset < start + SPAN_SECONDS)
+    return hidden
+
+
+def neighbour_median(notes: Notes, hidden: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray | None:
+    """Median velocity of the k visible notes nearest in onset time (None when nothing is visible)."""
+    visible = np.flatnonzero(~hidden)
+    if len(visible) == 0:
+        return None
+    t_vis = notes.onset_sec[visible]
+    out = []
+    for i in np.flatnonzero(hidden):
+        pos = np.searchsorted(t_vis, notes.onset_sec[i])
+        lo, hi = max(pos - k, 0), min(pos + k, len(visible))
+        cand = visible[lo:hi]
+        nearest = cand[np.argsort(np.abs(notes.onset_sec[cand] - notes.onset_sec[i]), kind="stable")[:k]]
+        out.append(np.median(notes.velocity[nearest]))
+    return np.rint(np.asarray(out))
+
+
+def train_median(data_dir: str | Path) -> float:
+    """The constant baseline: median velocity over all notes of the train split."""
+    values = []
+    for path in list_files(data_dir, "train"):
+        try:
+            values.append(load_notes(path).velocity)
+        except MidiInputError:
+            continue
+    return float(np.median(np.concatenate(values)))
+
+
+def _summaries(per_file: dict[str, list], pieces: list[str], rng: np.random.Generator) -> dict:
+    """Pooled measures, piece-averaged measures and a bootstrap 95% interval on MAE over files."""
+    pred = [np.asarray(p) for p in per_file["pred"]]
+    true = [np.asarray(t) for t in per_file["true"]]
+    pooled = velocity_metrics(np.concatenate(pred), np.concatenate(true))
+    by_piece = defaultdict(lambda: ([], []))
+    for p, t, piece in zip(pred, true, pieces):
+        by_piece[piece][0].append(p)
+        by_piece[piece][1].append(t)
+    piece_metrics = [velocity_metrics(np.concatenate(p), np.concatenate(t)) for p, t in by_piece.values()]
+    pooled["piece_averaged"] = {
+        k: float(np.mean([m[k] for m in piece_metrics])) for k in ("exact", "within_one", "mae")
+    }
+    abs_err = [np.abs(p - t) for p, t in zip(pred, true)]
+    sums = np.array([e.sum() for e in abs_err])
+    counts = np.array([len(e) for e in abs_err])
+    boots = []
+    for _ in range(1000):
+        idx = rng.integers(0, len(sums), len(sums))
+        boots.append(sums[idx].sum() / max(counts[idx].sum(), 1))
+    pooled["mae_ci95"] = [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))]
+    rs = [np.corrcoef(p, t)[0, 1] for p, t in zip(pred, true) if len(p) > 2 and p.std() > 0 and t.std() > 0]
+    pooled["pearson_r_per_file"] = float(np.mean(rs)) if rs else None
+    return pooled
+
+
+def evaluate(
+    model,
+    tokenizer,
+    data_dir: str | Path,
+    split: str = "test",
+    setting: str = "random15",
+    seed: int = 0,
+    options: DecodingOptions | None = None,
+    max_files: int | None = None,
+    progress: bool = True,
+) -> dict:
+    files = list_files(data_dir, split)[:max_files]
+    rng = np.random.default_rng(seed)
+    median = train_median(data_dir)
+    systems = {"velocity_bert": defaultdict(list), "train_median": defaultdict(list)}
+    if setting != "all":
+        systems["nearest16_median"] = defaultdict(list)
+    pieces = []
+    iterator = files
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(files, desc=f"evaluate {setting}", unit="file")
+    for path in iterator:
+        try:
+            notes = load_notes(path)
+        except MidiInputError:
+            continue
+        hidden = hide(notes, setting, rng)
+        if not hidden.any():
+            continue
+        true = notes.velocity[hidden]
+        predicted = predict_velocities(model, tokenizer, notes, hidden, options)[hidden]
+        candidates = {"velocity_bert": predicted, "train_median": np.full(len(true), median)}
+        if "nearest16_median" in systems:
+            candidates["nearest16_median"] = neighbour_median(notes, hidden)
+        for name, pred in candidates.items():
+            systems[name]["pred"].append(pred)
+            systems[name]["true"].append(true)
+        pieces.append(str(Path(path).parent))
+    if not pieces:
+        raise MidiInputError(f"no usable MIDI files in the {split} split of {data_dir}")
+    return {
+        "split": split,
+        "setting": setting,
+        "seed": seed,
+        "files": len(pieces),
+        "pieces": len(set(pieces)),
+        "train_median_velocity": median,
+        "passes": (options or DecodingOptions()).passes,
+        "results": {
+            name: _summaries(per_file, pieces, np.random.default_rng(seed)) for name, per_file in systems.items()
+        },
+    }
+
+
+def format_table(report: dict) -> str:
+    lines = [
+        f"{report['setting']} on {report['split']} ({report['files']} files, {report['pieces']} pieces, seed {report['seed']})",
+        f"{'system':<18}{'exact':>8}{'within1':>9}{'MAE':>7}{'95% CI':>15}{'<=6.4':>7}{'<=12.7':>8}{'SD':>6}"
+        f"{'piece exact':>12}{'piece MAE':>10}",
+    ]
+    for name, m in report["results"].items():
+        ci = f"{m['mae_ci95'][0]:.2f}-{m['mae_ci95'][1]:.2f}"
+        pa = m["piece_averaged"]
+        lines.append(
+            f"{name:<18}{m['exact']:>8.1%}{m['within_one']:>9.1%}{m['mae']:>7.2f}{ci:>15}{m['within_6.4']:>7.1%}"
+            f"{m['within_12.7']:>8.1%}{m['pred_sd']:>6.1f}{pa['exact']:>12.1%}{pa['mae']:>10.2f}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,186 @@
+"""MIDI <-> canonical notes: the only module that knows MIDI files.
+
+Every other module sees notes as flat numpy arrays in one canonical order, so a prediction made
+anywhere maps back to exactly one note of the input file. Writing back touches velocities only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import symusic
+
+MAX_NOTES = 100_000
+MAX_TRACKS = 512
+MAX_SECONDS = 4 * 3600
+# Tempos outside this range (quarter notes per minute) are not music we can model; MIDI itself
+# allows 3.6 to 60,000,000.
+TEMPO_RANGE = (4.0, 2000.0)
+
+
+class MidiInputError(ValueError):
+    """A MIDI input we refuse, with a message meant to be shown to the user as one line."""
+
+
+@dataclass(frozen=True)
+class Notes:
+    """All non-drum notes of a score, sorted by onset, then pitch (then track, index).
+
+    `track` and `index` say where each note lives in the score so velocities can be written back.
+    Pitches outside the tokenizer's range and zero-length notes are kept here: the tokenizer clamps
+    them for the model's view only.
+    """
+
+    onset_tick: np.ndarray
+    duration_tick: np.ndarray
+    onset_sec: np.ndarray
+    duration_sec: np.ndarray
+    pitch: np.ndarray
+    velocity: np.ndarray
+    track: np.ndarray
+    index: np.ndarray
+    ticks_per_quarter: int
+    # Bar start ticks from the time-signature map, for bar/position tokens.
+    bar_starts: np.ndarray
+    # Ticks per beat at each bar start (changes with the time signature's denominator).
+    bar_beat_ticks: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.pitch)
+
+
+def read_score(source: str | os.PathLike | bytes | symusic.Score) -> symusic.Score:
+    """Parse a path, raw bytes or a Score (copied) into a tick-based Score, or raise MidiInputError."""
+    if isinstance(source, symusic.Score):
+        return source.copy()
+    try:
+        if isinstance(source, (bytes, bytearray)):
+            if not bytes(source[:4]) == b"MThd":
+                raise MidiInputError("not a MIDI file (no MThd header)")
+            score = symusic.Score.from_midi(bytes(source))
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise MidiInputError(f"{path}: no such file")
+            with open(path, "rb") as f:
+                head = f.read(4)
+            if head != b"MThd":
+                raise MidiInputError(f"{path}: not a MIDI file (no MThd header)")
+            score = symusic.Score(str(path))
+    except MidiInputError:
+        raise
+    except Exception as err:  # symusic raises RuntimeError/ValueError with C++ messages
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise MidiInputError(f"unreadable MIDI file: {first}") from None
+    if score.ticks_per_quarter <= 0:
+        raise MidiInputError("invalid MIDI file: ticks per quarter must be positive")
+    return score
+
+
+def _bar_map(score: symusic.Score) -> tuple[np.ndarray, np.ndarray]:
+    """Bar starts (ticks) and ticks per beat per bar, from the time-signature map (4/4 if none)."""
+    tpq = score.ticks_per_quarter
+    end = max(int(score.end()), 1)
+    sigs = [(int(ts.time), int(ts.numerator), int(ts.denominator)) for ts in score.time_signatures]
+    sigs = [s for s in sigs if s[1] > 0 and s[2] > 0]
+    if not sigs or sigs[0][0] > 0:
+        sigs.insert(0, (0, 4, 4))
+    starts, beat_ticks = [], []
+    for i, (time, num, den) in enumerate(sigs):
+        nxt = sigs[i + 1][0] if i + 1 < len(sigs) else end + 1
+        beat = max(tpq * 4 // den, 1)
+        bar_len = beat * num
+        # A signature change mid-bar starts a new bar, as notation programs do.
+        n = max(int(np.ceil((nxt - time) / bar_len)), 1)
+        starts.append(time + bar_len * np.arange(n, dtype=np.int64))
+        beat_ticks.append(np.full(n, beat, dtype=np.int64))
+    starts, beat_ticks = np.concatenate(starts), np.concatenate(beat_ticks)
+    keep = np.r_[True, np.diff(starts) > 0]
+    return starts[keep], beat_ticks[keep]
+
+
+def load_notes(source: str | os.PathLike | bytes | symusic.Score, max_notes: int = MAX_NOTES) -> Notes:
+    """Read every note of every non-drum track into canonical order.
+
+    Raises MidiInputError for inputs a user should be told about (no notes, drums only, too large,
+    an absurd tempo that puts notes hours away).
+    """
+    score = read_score(source)
+    if len(score.tracks) > MAX_TRACKS:
+        raise MidiInputError(f"too many tracks ({len(score.tracks)} > {MAX_TRACKS})")
+    pitched = [i for i, t in enumerate(score.tracks) if not t.is_drum and len(t.notes)]
+    if not pitched:
+        has_drums = any(t.is_drum and len(t.notes) for t in score.tracks)
+        raise MidiInputError("only drum notes: nothing to humanize" if has_drums else "no notes in file")
+    total = sum(len(score.tracks[i].notes) for i in pitched)
+    if total > max_notes:
+        raise MidiInputError(f"too many notes ({total} > {max_notes}); split the file")
+    for tempo in score.tempos:
+        if not TEMPO_RANGE[0] <= tempo.qpm <= TEMPO_RANGE[1]:
+            raise MidiInputError(
+                f"absurd tempo: {tempo.qpm:.3g} quarter notes per minute at tick {tempo.time} "
+                f"(accepted: {TEMPO_RANGE[0]:g}-{TEMPO_RANGE[1]:g})"
+            )
+    seconds = score.to("second")
+    cols = {k: [] for k in ("time", "duration", "pitch", "velocity", "sec", "dur_sec", "track", "index")}
+    for i in pitched:
+        soa = score.tracks[i].notes.numpy()
+        sec = seconds.tracks[i].notes.numpy()
+        n = len(soa["time"])
+        for key in ("time", "duration", "pitch", "velocity"):
+            cols[key].append(soa[key].astype(np.int64))
+        cols["sec"].append(sec["time"].astype(np.float64))
+        cols["dur_sec"].append(sec["duration"].astype(np.float64))
+        cols["track"].append(np.full(n, i, dtype=np.int64))
+        cols["index"].append(np.arange(n, dtype=np.int64))
+    c = {k: np.concatenate(v) for k, v in cols.items()}
+    if not np.all(np.isfinite(c["sec"])) or c["sec"].max() + c["dur_sec"].max() > MAX_SECONDS:
+        raise MidiInputError(f"absurd timing: the file would last over {MAX_SECONDS // 3600} hours")
+    order = np.lexsort((c["index"], c["track"], c["pitch"], c["time"]))
+    c = {k: v[order] for k, v in c.items()}
+    bar_starts, bar_beat_ticks = _bar_map(score)
+    return Notes(
+        onset_tick=c["time"],
+        duration_tick=c["duration"],
+        onset_sec=c["sec"],
+        duration_sec=c["dur_sec"],
+        pitch=c["pitch"],
+        velocity=c["velocity"],
+        track=c["track"],
+        index=c["index"],
+        ticks_per_quarter=score.ticks_per_quarter,
+        bar_starts=bar_starts,
+        bar_beat_ticks=bar_beat_ticks,
+    )
+
+
+def write_velocities(
+    source: str | os.PathLike | bytes | symusic.Score, notes: Notes, velocities: np.ndarray
+) -> symusic.Score:
+    """A copy of the score where only the velocities of `notes` changed."""
+    score = read_score(source)
+    velocities = np.clip(np.asarray(velocities, dtype=np.int64), 1, 127)
+    if len(velocities) != len(notes):
+        raise ValueError(f"{len(velocities)} velocities for {len(notes)} notes")
+    for i in np.unique(notes.track):
+        sel = notes.track == i
+        track = score.tracks[int(i)]
+        soa = track.notes.numpy()
+        soa["velocity"][notes.index[sel]] = velocities[sel]
+        track.notes = symusic.Note.from_numpy(soa["time"], soa["duration"], soa["pitch"], soa["velocity"])
+    return score
+
+
+def save_score(score: symusic.Score, path: str | os.PathLike) -> None:
+    """Write atomically: a temporary file in the same folder, renamed when complete."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        score.dump_midi(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

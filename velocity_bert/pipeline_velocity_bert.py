@@ -1,0 +1,81 @@
+"""The `velocity-prediction` pipeline: MIDI in, the same MIDI with predicted velocities out.
+
+Thin by design: notes.py reads and writes MIDI, decoding.py predicts. Contract (other tools rely
+on it): `pipe(source, mask=None)` with `source` a path, bytes or symusic Score and `mask` None
+(predict every velocity) or one bool per canonical note (True = hide and predict); returns a dict
+with `velocities` (canonical order; notes not asked for keep their input velocity exactly),
+`notes` and `score` (the input with only velocities changed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from transformers import Pipeline
+
+from .decoding import DecodingOptions, predict_velocities
+from .notes import load_notes, write_velocities
+from .tokenization_velocity_bert import VelocityBertTokenizer
+
+TASK = "velocity-prediction"
+
+
+class VelocityPredictionPipeline(Pipeline):
+    # MidiTok's tokenizer is not a Hugging Face tokenizer: the pipeline loads it itself.
+    _load_tokenizer = False
+    _load_processor = False
+    _load_feature_extractor = False
+    _load_image_processor = False
+
+    def __init__(self, *args, velocity_tokenizer: VelocityBertTokenizer | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.velocity_tokenizer = velocity_tokenizer or VelocityBertTokenizer.from_pretrained(
+            self.model.config._name_or_path
+        )
+
+    def _sanitize_parameters(
+        self,
+        mask=None,
+        passes: int | None = None,
+        sample: bool | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        velocity_range: tuple[int, int] | None = None,
+        **kwargs,
+    ):
+        preprocess = {"mask": mask} if mask is not None else {}
+        options = {
+            k: v
+            for k, v in dict(
+                passes=passes, sample=sample, temperature=temperature, seed=seed, velocity_range=velocity_range
+            ).items()
+            if v is not None
+        }
+        return preprocess, {"options": options}, {}
+
+    def preprocess(self, source, mask=None) -> dict:
+        notes = load_notes(source)
+        hidden = np.ones(len(notes), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+        if hidden.shape != (len(notes),):
+            raise ValueError(f"mask has {hidden.size} entries for {len(notes)} notes")
+        return {"source": source, "notes": notes, "hidden": hidden}
+
+    def _forward(self, inputs: dict, options: dict | None = None) -> dict:
+        velocities = predict_velocities(
+            self.model, self.velocity_tokenizer, inputs["notes"], inputs["hidden"], DecodingOptions(**(options or {}))
+        )
+        return {**inputs, "velocities": velocities}
+
+    def postprocess(self, outputs: dict) -> dict:
+        score = write_velocities(outputs["source"], outputs["notes"], outputs["velocities"])
+        return {"velocities": outputs["velocities"].tolist(), "notes": outputs["notes"], "score": score}
+
+    def save_pretrained(self, save_directory, **kwargs):
+        """A complete model folder: config with auto_map and custom_pipelines, weights, all code
+        files, and the MidiTok tokenizer file."""
+        super().save_pretrained(save_directory, **kwargs)
+        self.velocity_tokenizer.save_pretrained(save_directory)
+
+
+def save_model_folder(model, tokenizer: VelocityBertTokenizer, save_directory) -> None:
+    """Write `model` as a folder that loads with or without this package installed."""
+    VelocityPredictionPipeline(model=model, velocity_tokenizer=tokenizer).save_pretrained(save_directory)

@@ -1,0 +1,36 @@
+"""Piano rolls coloured by velocity, before and after (for `humanize --plot` and the demo)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .notes import Notes
+
+
+def piano_roll(notes: Notes, before: np.ndarray, after: np.ndarray, path: str | os.PathLike) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    fig, axes = plt.subplots(2, 1, figsize=(12, 6), sharex=True, sharey=True, constrained_layout=True)
+    cmap, norm = plt.get_cmap("magma"), plt.Normalize(1, 127)
+    for ax, velocities, title in ((axes[0], before, "before"), (axes[1], after, "after")):
+        x0, x1 = notes.onset_sec, notes.onset_sec + np.maximum(notes.duration_sec, 0.02)
+        y0, y1 = notes.pitch - 0.4, notes.pitch + 0.4
+        boxes = np.stack([np.c_[x0, y0], np.c_[x1, y0], np.c_[x1, y1], np.c_[x0, y1]], axis=1)
+        ax.add_collection(PolyCollection(boxes, facecolors=cmap(norm(velocities)), edgecolors="none"))
+        ax.set_title(f"{title}: velocity mean {np.mean(velocities):.0f}, SD {np.std(velocities):.1f}")
+        ax.set_ylabel("pitch")
+        ax.set_facecolor("#dddddd")
+    axes[0].set_xlim(0, float(np.max(notes.onset_sec + notes.duration_sec)) + 0.1)
+    axes[0].set_ylim(notes.pitch.min() - 2, notes.pitch.max() + 2)
+    axes[1].set_xlabel("seconds")
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="velocity")
+    tmp = f"{path}.tmp{os.getpid()}.png"
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
