@@ -7,6 +7,7 @@ accelerate launch train.py ...        # or: torchrun --nproc_per_node 8 train.py
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from transformers import HfArgumentParser, Trainer, TrainingArguments
@@ -114,6 +115,8 @@ def main():
     mix = MaskingMix(random=mask_args.mask_random, span=mask_args.mask_span, ratio=mask_args.mask_ratio)
     collator = MaskingCollator(mix, config.velocity_token_offset, config.num_velocity_levels, seed=training_args.seed)
     training_args.remove_unused_columns = False
+    # We push once at the end, with hub_upload.py's layout and card, not Trainer's checkpoints.
+    push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
     trainer = Trainer(
         model=model,
         args=training_args,
@@ -130,8 +133,15 @@ def main():
     metrics = trainer.evaluate()
     trainer.log_metrics("eval", metrics)
     trainer.save_metrics("eval", metrics)
-    if training_args.push_to_hub:
-        trainer.push_to_hub()
+    if push_to_hub and trainer.is_world_process_zero():
+        # The same repo layout and card as hub_upload.py (Trainer's own push would miss the
+        # pipeline code and the card's model-index).
+        from hub_upload import upload
+        from velocity_bert.model_card import build_repo_folder
+
+        repo_id = training_args.hub_model_id or Path(training_args.output_dir).name
+        folder = build_repo_folder(training_args.output_dir, Path(training_args.output_dir) / "hub_repo", repo_id)
+        print(upload(folder, repo_id, training_args.hub_token, training_args.hub_private_repo or False))
 
 
 if __name__ == "__main__":

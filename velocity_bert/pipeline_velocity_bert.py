@@ -28,9 +28,13 @@ class VelocityPredictionPipeline(Pipeline):
 
     def __init__(self, *args, velocity_tokenizer: VelocityBertTokenizer | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.velocity_tokenizer = velocity_tokenizer or VelocityBertTokenizer.from_pretrained(
-            self.model.config._name_or_path
-        )
+        if velocity_tokenizer is None:
+            # From a Hub repo, take the tokenizer from the same commit as the weights.
+            revision = getattr(self.model.config, "_commit_hash", None)
+            velocity_tokenizer = VelocityBertTokenizer.from_pretrained(
+                self.model.config._name_or_path, **({"revision": revision} if revision else {})
+            )
+        self.velocity_tokenizer = velocity_tokenizer
 
     def _sanitize_parameters(
         self,

@@ -1,0 +1,65 @@
+"""Publish a model folder to the Hugging Face Hub as a repo that loads with one line.
+
+    python hub_upload.py velocity_bert/pretrained/velocity-bert-asap --repo-id ORG/NAME --dry-run --out hub_repo
+    python hub_upload.py velocity_bert/pretrained/velocity-bert-asap --repo-id ORG/NAME [--private] [--revision R]
+
+The token comes from --token, else HF_TOKEN, else `hf auth login`'s stored token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from huggingface_hub import HfApi
+
+from velocity_bert.model_card import build_repo_folder
+
+
+def upload(folder: Path, repo_id: str, token: str | None = None, private: bool = False, revision: str | None = None) -> str:
+    api = HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+    if revision:
+        api.create_branch(repo_id, branch=revision, exist_ok=True)
+    files = sorted(p.name for p in folder.iterdir())
+    info = api.upload_folder(
+        folder_path=folder,
+        repo_id=repo_id,
+        revision=revision,
+        commit_message=f"Upload velocity-bert model ({len(files)} files)",
+    )
+    return str(info)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model_dir")
+    parser.add_argument("--repo-id", required=True)
+    parser.add_argument("--private", action="store_true")
+    parser.add_argument("--revision", default=None, help="branch to commit to (created if missing)")
+    parser.add_argument("--token", default=None)
+    parser.add_argument("--space", default=None, help="ORG/NAME of the demo Space to link from the card")
+    parser.add_argument("--dry-run", action="store_true", help="write the folder and list it; upload nothing")
+    parser.add_argument("--out", default=None, help="where --dry-run writes the folder")
+    args = parser.parse_args(argv)
+    try:
+        out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="velocity-bert-hub-"))
+        folder = build_repo_folder(args.model_dir, out, args.repo_id, space=args.space)
+        files = sorted(folder.iterdir())
+        print(f"{folder}: {len(files)} files for {args.repo_id}")
+        for f in files:
+            print(f"  {f.name:<34} {f.stat().st_size:>10,d} bytes")
+        if args.dry_run:
+            print("dry run: nothing uploaded")
+            return 0
+        print(upload(folder, args.repo_id, args.token, args.private, args.revision))
+        return 0
+    except Exception as err:  # one line for the user
+        print(f"error: {str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Hub publishing without the Hub: the repo folder, the card, the upload (intercepted at
+`HfApi.create_commit`, below huggingface_hub's real `upload_folder`) and loading from a cache laid
+out as `snapshot_download` leaves it."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from huggingface_hub import CommitOperationAdd, HfApi, ModelCard
+
+import velocity_bert as vb
+from tests.conftest import make_score
+from tests.test_modeling import run_without_package
+from velocity_bert.evaluation import evaluate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import hub_upload  # noqa: E402
+
+REPO = "velocity-org/velocity-bert-test"
+
+
+@pytest.fixture(scope="module")
+def evaluated_model(tiny_model_dir, tmp_path_factory):
+    """The tiny model folder plus a real evaluation JSON made on synthesized files."""
+    root = tmp_path_factory.mktemp("hub")
+    model_dir = root / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    data = root / "data"
+    for i in range(40):
+        (data / f"piece{i}").mkdir(parents=True)
+        make_score(80, seed=i, drums=False).dump_midi(str(data / f"piece{i}" / "p.mid"))
+    pipe = vb.load_pipeline(str(model_dir))
+    report = evaluate(pipe.model, pipe.velocity_tokenizer, data, split="test", setting="random15", progress=False)
+    (model_dir / "eval_test_random15.json").write_text(json.dumps(report))
+    return model_dir, report
+
+
+@pytest.fixture(scope="module")
+def dry_run(evaluated_model, tmp_path_factory):
+    model_dir, _ = evaluated_model
+    out = tmp_path_factory.mktemp("dry") / "repo"
+    assert hub_upload.main([str(model_dir), "--repo-id", REPO, "--dry-run", "--out", str(out)]) == 0
+    return out
+
+
+EXPECTED = {
+    "README.md", "config.json", "model.safetensors", "velocity_tokenizer.json", "eval_test_random15.json",
+    "configuration_velocity_bert.py", "modeling_velocity_bert.py", "pipeline_velocity_bert.py",
+    "tokenization_velocity_bert.py", "decoding.py", "notes.py",
+}
+
+
+def test_dry_run_folder(dry_run):
+    assert {p.name for p in dry_run.iterdir()} == EXPECTED
+    config = json.loads((dry_run / "config.json").read_text())
+    assert set(config["auto_map"]) == {"AutoConfig", "AutoModel", "AutoModelForMaskedLM"}
+    assert config["custom_pipelines"]["velocity-prediction"]["impl"] == "pipeline_velocity_bert.VelocityPredictionPipeline"
+
+
+def test_card_parses_and_matches_evaluation(dry_run, evaluated_model):
+    _, report = evaluated_model
+    card = ModelCard.load(dry_run / "README.md")
+    assert card.data.license == "cc-by-nc-sa-4.0" and card.data.library_name == "transformers"
+    assert {"music", "midi", "piano", "symbolic-music", "velocity"} <= set(card.data.tags)
+    values = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    ours = report["results"]["velocity_bert"]
+    assert values == {k: round(ours[k], 4) for k in ("exact", "within_one", "mae")}
+    assert all(r.dataset_split == "test" and r.task_type == "velocity-prediction" for r in card.data.eval_results)
+    assert "11.48" in card.text and "LightGBM" in card.text
+
+
+def test_dry_run_folder_runs_without_package(dry_run, midi_file, tmp_path):
+    out = run_without_package(
+        f"""
+        from transformers import pipeline
+        pipe = pipeline("velocity-prediction", model={str(dry_run)!r}, trust_remote_code=True)
+        print(len(pipe({str(midi_file)!r})["velocities"]))
+        """,
+        tmp_path,
+    )
+    assert int(out.strip().splitlines()[-1]) == len(vb.load_notes(midi_file))
+
+
+def test_upload_sends_exact_files_and_message(dry_run, monkeypatch):
+    calls = {}
+
+    def create_repo(self, repo_id, **kwargs):
+        calls["create_repo"] = (repo_id, kwargs)
+
+    def create_commit(self, repo_id, operations, *, commit_message, **kwargs):
+        calls["commit"] = (repo_id, list(operations), commit_message, kwargs)
+        return "commit-info"
+
+    def validate_yaml(self, content, **kwargs):  # the Hub's card check, a network call
+        calls["validated"] = content
+
+    monkeypatch.setattr(HfApi, "create_repo", create_repo)
+    monkeypatch.setattr(HfApi, "create_commit", create_commit)
+    monkeypatch.setattr(HfApi, "_validate_yaml", validate_yaml)
+    # With hf_xet installed, upload_folder streams through its pipelined uploader; take the
+    # single-commit path so the whole commit is seen at create_commit.
+    monkeypatch.setattr("huggingface_hub.hf_api.is_xet_available", lambda: False)
+    assert hub_upload.upload(dry_run, REPO, token="hf_fake", private=True) == "commit-info"
+    assert calls["create_repo"] == (REPO, {"private": True, "exist_ok": True, "repo_type": "model"})
+    repo_id, operations, message, kwargs = calls["commit"]
+    assert repo_id == REPO and message == f"Upload velocity-bert model ({len(EXPECTED)} files)"
+    assert all(isinstance(op, CommitOperationAdd) for op in operations)
+    assert {op.path_in_repo for op in operations} == EXPECTED
+    sent = {op.path_in_repo: op.path_or_fileobj for op in operations}
+    assert calls["validated"] == (dry_run / "README.md").read_text()
+    assert Path(sent["model.safetensors"]).read_bytes() == (dry_run / "model.safetensors").read_bytes()
+
+
+def test_load_by_repo_id_from_cache(dry_run, midi_file, tmp_path):
+    """A cache laid out as snapshot_download leaves it: blobs, snapshots/<commit>/, refs/main."""
+    cache = tmp_path / "hub"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = cache / f"models--{REPO.replace('/', '--')}"
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (repo / "blobs").mkdir()
+    for f in dry_run.iterdir():
+        blob = repo / "blobs" / f"{f.name}.blob"
+        shutil.copy(f, blob)
+        (snapshot / f.name).symlink_to(Path("../../blobs") / blob.name)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    expected = len(vb.load_notes(midi_file))
+    out = run_without_package(
+        f"""
+        import os
+        os.environ["HF_HUB_CACHE"] = {str(cache)!r}
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        from transformers import AutoModelForMaskedLM, pipeline
+        model = AutoModelForMaskedLM.from_pretrained({REPO!r}, trust_remote_code=True)
+        pipe = pipeline("velocity-prediction", model={REPO!r}, trust_remote_code=True)
+        print(len(pipe({str(midi_file)!r})["velocities"]))
+        """,
+        tmp_path,
+    )
+    assert int(out.strip().splitlines()[-1]) == expected

@@ -1,0 +1,166 @@
+"""The Hub repo folder and its model card, shared by `hub_upload.py` and `train.py --push_to_hub`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from .modeling_velocity_bert import VelocityBertForMaskedVelocity
+from .pipeline_velocity_bert import TASK, save_model_folder
+from .tokenization_velocity_bert import VelocityBertTokenizer
+
+TAGS = ["music", "midi", "piano", "symbolic-music", "velocity", "velocity-bert"]
+CARRIED = ("training_summary.json", "LICENSE_WEIGHTS.md")
+SETTING_NAMES = {
+    "random15": "15% of notes hidden at random",
+    "span": "5-second spans hidden (~15% of notes)",
+    "all": "every velocity hidden (humanize)",
+}
+# Published / reference numbers (MAE in velocity units), quoted in the card beside ours.
+REFERENCES = """| system | data | setting | exact | within one | MAE |
+|---|---|---|---|---|---|
+| thesis we start from (BERT, 32 levels) | MAESTRO | random 15% | 33% | 68% | 5.7 |
+| He et al. 2025, U-Net velocity colorizer | MAESTRO test | all | | | 11.48 |
+| constant 64 | MAESTRO test | all | | | 14.80 |
+| LightGBM, 69 hand-made features | ASAP test | random 15% | 22.5% | 59.4% | 6.53 |
+| LightGBM on spans | ASAP test | span | 14.4% | 41.4% | 9.48 |
+| LightGBM, pitch/duration/timing/chord | ASAP test | all | 13.0% | 37.3% | 10.45 |"""
+
+
+def evaluation_files(model_dir: str | Path) -> list[Path]:
+    return sorted(Path(model_dir).glob("eval_*_*.json"))
+
+
+def eval_results(reports: list[dict], dataset: str) -> list[EvalResult]:
+    results = []
+    for report in reports:
+        ours = report["results"]["velocity_bert"]
+        for metric, value in (("exact", ours["exact"]), ("within_one", ours["within_one"]), ("mae", ours["mae"])):
+            results.append(
+                EvalResult(
+                    task_type="velocity-prediction",
+                    task_name=f"Velocity prediction: {SETTING_NAMES.get(report['setting'], report['setting'])}",
+                    dataset_type=dataset,
+                    dataset_name=f"{dataset.upper()} ({report['setting']})",
+                    dataset_config=report["setting"],
+                    dataset_split=report["split"],
+                    metric_type=metric,
+                    metric_name={"exact": "exact-level accuracy", "within_one": "within-one-level accuracy"}.get(
+                        metric, "MAE (velocity units)"
+                    ),
+                    metric_value=round(float(value), 4),
+                )
+            )
+    return results
+
+
+def results_table(reports: list[dict]) -> str:
+    rows = ["| setting | system | exact | within one | MAE (95% CI) | piece-avg MAE |", "|---|---|---|---|---|---|"]
+    for report in reports:
+        for name, m in report["results"].items():
+            ci = m.get("mae_ci95") or [float("nan")] * 2
+            rows.append(
+                f"| {report['setting']} | {name} | {m['exact']:.1%} | {m['within_one']:.1%} | "
+                f"{m['mae']:.2f} ({ci[0]:.2f}-{ci[1]:.2f}) | {m['piece_averaged']['mae']:.2f} |"
+            )
+    return "\n".join(rows)
+
+
+def build_card(repo_id: str, reports: list[dict], dataset: str = "asap", space: str | None = None) -> ModelCard:
+    data = ModelCardData(
+        license="cc-by-nc-sa-4.0",
+        library_name="transformers",
+        pipeline_tag=None,
+        tags=TAGS,
+        datasets=[dataset],
+        metrics=["accuracy", "mae"],
+        model_name=repo_id.split("/")[-1],
+        eval_results=eval_results(reports, dataset) or None,
+    )
+    space_line = f"\nTry it in the browser: https://huggingface.co/spaces/{space}\n" if space else ""
+    text = f"""---
+{data.to_yaml()}
+---
+
+# {repo_id.split("/")[-1]}
+
+A BERT-style masked model of piano velocities ([velocity-bert](https://pypi.org/project/velocity-bert/)).
+It predicts how hard each key was struck (MIDI velocity, 32 levels) from pitch, timing, duration and
+the velocities around it: it humanizes flat MIDI and fills in or repairs velocities.
+{space_line}
+## Usage
+
+With the package (`pip install velocity-bert`), no remote code is needed:
+
+```python
+import velocity_bert
+pipe = velocity_bert.load_pipeline("{repo_id}")
+out = pipe("flat.mid")                      # every velocity; or mask=[...] one bool per note
+out["score"].dump_midi("humanized.mid")
+```
+
+Without it, through remote code (pin a revision you have read):
+
+```python
+from transformers import AutoModelForMaskedLM, pipeline
+model = AutoModelForMaskedLM.from_pretrained("{repo_id}", trust_remote_code=True, revision="COMMIT")
+pipe = pipeline("{TASK}", model="{repo_id}", trust_remote_code=True, revision="COMMIT")
+```
+
+Fine-tune with `Trainer`: `python train.py --model_name_or_path {repo_id} --data_dir YOUR_MIDI ...`
+(see the package README).
+
+## Results
+
+Measured with `velocity-bert evaluate` on the {dataset.upper()} test split (seed 0), through the same
+decoding path users get. Note-pooled numbers, bootstrap 95% interval over files, and piece-averaged MAE:
+
+{results_table(reports) if reports else "(no evaluation JSON was found beside the model)"}
+
+Published and reference numbers:
+
+{REFERENCES}
+
+## Training
+
+Masked-velocity pretraining on the ASAP performances (Piano e-Competition, Yamaha Disklavier), train
+split of `splits.csv` (split by piece). One compound token per note (MidiTok Octuple vocabulary plus
+an inter-onset-interval field); each window hides 15% random notes, contiguous spans, or a random
+0-100% share. See `training_summary.json`.
+
+## Limitations
+
+Classical piano only, recorded on one kind of instrument (Disklavier grands); other instruments,
+genres and ensembles are out of distribution. It predicts velocities only: timing, pedalling and
+articulation are left as they are. Drum tracks are ignored.
+
+## Licence
+
+The weights are trained on data licensed CC BY-NC-SA 4.0 and are released under the same licence:
+non-commercial use, share-alike, with attribution to ASAP (Foscarin et al., ISMIR 2020) and the
+Piano e-Competition.
+"""
+    return ModelCard(text)
+
+
+def build_repo_folder(model_dir: str | Path, out_dir: str | Path, repo_id: str, space: str | None = None) -> Path:
+    """Everything the Hub repo holds: code, config (auto_map, custom_pipelines), weights, the
+    MidiTok tokenizer file, evaluation JSONs and the generated card."""
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    model = VelocityBertForMaskedVelocity.from_pretrained(model_dir)
+    tokenizer = VelocityBertTokenizer.from_pretrained(model_dir)
+    save_model_folder(model, tokenizer, out_dir)
+    reports = []
+    for path in evaluation_files(model_dir):
+        shutil.copy(path, out_dir / path.name)
+        reports.append(json.loads(path.read_text()))
+    for name in CARRIED:
+        if (model_dir / name).exists():
+            shutil.copy(model_dir / name, out_dir / name)
+    build_card(repo_id, reports, space=space).save(out_dir / "README.md")
+    return out_dir
