@@ -18,7 +18,9 @@ from huggingface_hub import HfApi
 from velocity_bert.model_card import build_repo_folder
 
 
-def upload(folder: Path, repo_id: str, token: str | None = None, private: bool = False, revision: str | None = None) -> str:
+def upload(
+    folder: Path, repo_id: str, token: str | None = None, private: bool = False, revision: str | None = None
+) -> str:
     api = HfApi(token=token)
     api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
     if revision:

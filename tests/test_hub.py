@@ -46,9 +46,17 @@ def dry_run(evaluated_model, tmp_path_factory):
 
 
 EXPECTED = {
-    "README.md", "config.json", "model.safetensors", "velocity_tokenizer.json", "eval_test_random15.json",
-    "configuration_velocity_bert.py", "modeling_velocity_bert.py", "pipeline_velocity_bert.py",
-    "tokenization_velocity_bert.py", "decoding.py", "notes.py",
+    "README.md",
+    "config.json",
+    "model.safetensors",
+    "velocity_tokenizer.json",
+    "eval_test_random15.json",
+    "configuration_velocity_bert.py",
+    "modeling_velocity_bert.py",
+    "pipeline_velocity_bert.py",
+    "tokenization_velocity_bert.py",
+    "decoding.py",
+    "notes.py",
 }
 
 
@@ -56,7 +64,9 @@ def test_dry_run_folder(dry_run):
     assert {p.name for p in dry_run.iterdir()} == EXPECTED
     config = json.loads((dry_run / "config.json").read_text())
     assert set(config["auto_map"]) == {"AutoConfig", "AutoModel", "AutoModelForMaskedLM"}
-    assert config["custom_pipelines"]["velocity-prediction"]["impl"] == "pipeline_velocity_bert.VelocityPredictionPipeline"
+    assert (
+        config["custom_pipelines"]["velocity-prediction"]["impl"] == "pipeline_velocity_bert.VelocityPredictionPipeline"
+    )
 
 
 def test_card_parses_and_matches_evaluation(dry_run, evaluated_model):

@@ -113,6 +113,18 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_analyze(args) -> int:
+    from .analysis import analyze, findings, write_outputs
+
+    pipe = _load(args.model)
+    report = analyze(pipe.model, pipe.velocity_tokenizer, args.data, args.split, args.files, args.seed)
+    out = write_outputs(report, args.out)
+    for claim, holds, evidence in findings(report):
+        print(f"{claim}: {'holds' if holds else 'does not hold'} ({evidence})")
+    print(f"wrote {out}/analysis.md, analysis.json and figures", file=sys.stderr)
+    return 0
+
+
 def _one_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
@@ -145,6 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--files", type=int, default=None, help="only the first N files")
     e.add_argument("--json", default=None)
     e.set_defaults(func=cmd_evaluate)
+
+    a = sub.add_parser("analyze", help="per-layer analysis of what the model attends to")
+    a.add_argument("model", nargs="?", default=None, help="model folder or repo id (default: the bundled model)")
+    a.add_argument("--data", required=True)
+    a.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    a.add_argument("--files", type=int, default=20)
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--out", required=True)
+    a.set_defaults(func=cmd_analyze)
     return parser
 
 

@@ -30,7 +30,10 @@ def export(checkpoint: str | Path, out: str | Path = DEFAULT_MODEL, extra_files:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     model.config.custom_pipelines = {
-        "velocity-prediction": {"impl": "pipeline_velocity_bert.VelocityPredictionPipeline", "pt": ["AutoModelForMaskedLM"]}
+        "velocity-prediction": {
+            "impl": "pipeline_velocity_bert.VelocityPredictionPipeline",
+            "pt": ["AutoModelForMaskedLM"],
+        }
     }
     model.save_pretrained(out)
     for stray in out.glob("*.py"):  # code comes from the installed package (see module docstring)
