@@ -93,7 +93,7 @@ def analyze(
             y = torch.from_numpy(labels)[None]
             embeds = []
 
-            def keep(module, inputs, output):
+            def keep(module, inputs, output, embeds=embeds):
                 output.retain_grad()
                 embeds.append(output)
 
