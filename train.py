@@ -27,6 +27,7 @@ class ModelArguments:
     intermediate_size: int = 1024
     dropout: float = 0.1
     window_length: int = 512
+    sustain_pedal: bool = field(default=False, metadata={"help": "durations as sounding under the sustain pedal"})
 
 
 @dataclass
@@ -81,7 +82,7 @@ def main():
         tokenizer = VelocityBertTokenizer.from_pretrained(model_args.model_name_or_path)
         model = VelocityBertForMaskedVelocity.from_pretrained(model_args.model_name_or_path)
     else:
-        tokenizer = VelocityBertTokenizer()
+        tokenizer = VelocityBertTokenizer(sustain_pedal=model_args.sustain_pedal)
         config = VelocityBertConfig(
             field_vocab_sizes=tokenizer.field_vocab_sizes,
             num_velocity_levels=tokenizer.num_velocities,

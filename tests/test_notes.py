@@ -110,3 +110,16 @@ def test_absurd_length():
     score.tracks[0].notes.append(symusic.Note(480 * 100_000, 10, 60, 64))  # 100,000 beats later
     with pytest.raises(MidiInputError, match="absurd timing"):
         load_notes(score)
+
+
+def test_sustain_pedal_extends_sounding_duration_only():
+    score = symusic.Score(480)
+    track = symusic.Track("p", program=0)
+    track.notes.append(symusic.Note(0, 100, 60, 64))  # released at 100, pedal down 50-1000
+    track.notes.append(symusic.Note(2000, 100, 62, 64))  # no pedal
+    track.controls.append(symusic.ControlChange(50, 64, 127))
+    track.controls.append(symusic.ControlChange(1000, 64, 0))
+    score.tracks.append(track)
+    notes = load_notes(score)
+    assert notes.duration_tick.tolist() == [100, 100]
+    assert notes.sustained_duration_tick.tolist() == [1000, 100]

@@ -60,3 +60,20 @@ def test_real_files(asap):
         np.testing.assert_array_equal(
             tok.level_to_velocity(ids[:, -1] - 4), tok.level_to_velocity(tok.velocity_to_level(notes.velocity))
         )
+
+
+def test_sustain_pedal_option_round_trips(tmp_path):
+    import symusic
+
+    score = symusic.Score(480)
+    track = symusic.Track("p", program=0)
+    track.notes.append(symusic.Note(0, 60, 60, 64))
+    track.controls.append(symusic.ControlChange(30, 64, 127))
+    track.controls.append(symusic.ControlChange(1920, 64, 0))
+    score.tracks.append(track)
+    notes = load_notes(score)
+    d = FIELDS.index("duration")
+    plain, pedal = VelocityBertTokenizer(), VelocityBertTokenizer(sustain_pedal=True)
+    assert pedal.encode(notes)[0, d] > plain.encode(notes)[0, d]
+    pedal.save_pretrained(tmp_path)
+    assert VelocityBertTokenizer.from_pretrained(tmp_path).sustain_pedal is True

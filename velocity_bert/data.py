@@ -80,7 +80,14 @@ def build_windows(
 ) -> datasets.Dataset:
     """Tokenized windows of every file, cached under `cache_dir` keyed by files and settings."""
     key = json.dumps(
-        [sorted(map(str, files)), tokenizer.field_vocab_sizes, list(tokenizer.shift_bins_ms), window_length, overlap]
+        [
+            sorted(map(str, files)),
+            tokenizer.field_vocab_sizes,
+            list(tokenizer.shift_bins_ms),
+            tokenizer.sustain_pedal,
+            window_length,
+            overlap,
+        ]
     )
     cache_file = None
     if cache_dir is not None:

@@ -47,6 +47,9 @@ class Notes:
     bar_starts: np.ndarray
     # Ticks per beat at each bar start (changes with the time signature's denominator).
     bar_beat_ticks: np.ndarray
+    # Duration until the key is released or, if the sustain pedal (CC64) is down then, until the
+    # pedal is released: how long the note sounds. For the model's view only; never written back.
+    sustained_duration_tick: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.pitch)
@@ -142,6 +145,7 @@ def load_notes(source: str | os.PathLike | bytes | symusic.Score, max_notes: int
     order = np.lexsort((c["index"], c["track"], c["pitch"], c["time"]))
     c = {k: v[order] for k, v in c.items()}
     bar_starts, bar_beat_ticks = _bar_map(score)
+    sustained = _sustained_durations(score, pitched, c["time"], c["duration"])
     return Notes(
         onset_tick=c["time"],
         duration_tick=c["duration"],
@@ -154,7 +158,43 @@ def load_notes(source: str | os.PathLike | bytes | symusic.Score, max_notes: int
         ticks_per_quarter=score.ticks_per_quarter,
         bar_starts=bar_starts,
         bar_beat_ticks=bar_beat_ticks,
+        sustained_duration_tick=sustained,
     )
+
+
+def _pedal_intervals(track: symusic.core.TrackTick) -> tuple[np.ndarray, np.ndarray]:
+    """Sustain (CC64 >= 64) intervals from the raw controllers: symusic fills `track.pedals` only
+    when parsing a file, and a Score built in memory must behave the same."""
+    cc = track.controls.numpy()
+    sel = cc["number"] == 64
+    times, down = cc["time"][sel].astype(np.int64), cc["value"][sel] >= 64
+    order = np.argsort(times, kind="stable")
+    times, down = times[order], down[order]
+    starts, ends, start = [], [], None
+    for t, d in zip(times, down):
+        if d and start is None:
+            start = t
+        elif not d and start is not None:
+            starts.append(start)
+            ends.append(t)
+            start = None
+    return np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+
+
+def _sustained_durations(score: symusic.Score, tracks: list[int], onset: np.ndarray, duration: np.ndarray) -> np.ndarray:
+    """Extend each note to the end of a sustain pedal held at its release. Pedals of all pitched
+    tracks count (piano files often keep the pedal on one hand's track)."""
+    pairs = [_pedal_intervals(score.tracks[i]) for i in tracks]
+    starts = np.concatenate([p[0] for p in pairs])
+    if len(starts) == 0:
+        return duration.copy()
+    ends = np.concatenate([p[1] for p in pairs])
+    order = np.argsort(starts)
+    starts, ends = starts[order], np.maximum.accumulate(ends[order])
+    release = onset + duration
+    idx = np.searchsorted(starts, release, side="right") - 1
+    held = (idx >= 0) & (ends[np.maximum(idx, 0)] > release)
+    return np.where(held, ends[np.maximum(idx, 0)] - onset, duration)
 
 
 def write_velocities(

@@ -57,9 +57,13 @@ class VelocityBertTokenizer:
         max_bars: int = MAX_BARS,
         shift_bins_ms: tuple[int, ...] = SHIFT_BINS_MS,
         miditok_tokenizer: miditok.Octuple | None = None,
+        sustain_pedal: bool = False,
     ):
         self.miditok = miditok_tokenizer or _octuple(num_velocities, max_bars)
         self.shift_bins_ms = tuple(int(x) for x in shift_bins_ms)
+        # Whether the duration field shows how long a note sounds under the sustain pedal
+        # (notes.sustained_duration_tick) instead of how long the key is held.
+        self.sustain_pedal = bool(sustain_pedal)
         vocab = dict(zip(("pitch", "position", "bar", "velocity", "duration"), self.miditok.vocab))
         self._vocab = vocab
         self.velocities = np.asarray(self.miditok.velocities, dtype=np.int64)  # 3, 7, ..., 127
@@ -115,7 +119,8 @@ class VelocityBertTokenizer:
         ids[:, 1] = self._pos0 + np.clip(pos, 0, self._num_positions - 1)
         ids[:, 2] = bar
         # Zero-length notes get the shortest duration; very long ones the longest.
-        beats = notes.duration_tick / beat_ticks
+        held = notes.sustained_duration_tick if self.sustain_pedal else notes.duration_tick
+        beats = held / beat_ticks
         ids[:, 3] = self._dur_ids[np.searchsorted(self._dur_beats, np_get_closest(self._dur_beats, beats))]
         ioi_ms = np.diff(notes.onset_sec, prepend=notes.onset_sec[:1]) * 1000.0
         shift = np.searchsorted(self._shift_log, np_get_closest(self._shift_log, np.log1p(ioi_ms / 5.0)))
@@ -140,6 +145,7 @@ class VelocityBertTokenizer:
                 "velocity_bert": {
                     "fields": list(FIELDS),
                     "shift_bins_ms": list(self.shift_bins_ms),
+                    "sustain_pedal": self.sustain_pedal,
                     "symusic_version": symusic.__version__,
                 }
             },
@@ -161,4 +167,8 @@ class VelocityBertTokenizer:
         fields = tuple(extra.get("fields", FIELDS))
         if fields != FIELDS:
             raise ValueError(f"{path}: fields {fields} differ from this code's {FIELDS}")
-        return cls(miditok_tokenizer=tok, shift_bins_ms=tuple(extra.get("shift_bins_ms", SHIFT_BINS_MS)))
+        return cls(
+            miditok_tokenizer=tok,
+            shift_bins_ms=tuple(extra.get("shift_bins_ms", SHIFT_BINS_MS)),
+            sustain_pedal=extra.get("sustain_pedal", False),
+        )
