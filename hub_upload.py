@@ -1,6 +1,7 @@
 """Publish a model folder to the Hugging Face Hub as a repo that loads with one line.
 
     python hub_upload.py velocity_bert/pretrained/velocity-bert-asap --repo-id ORG/NAME --dry-run --out hub_repo
+    python hub_upload.py ... --space ORG/NAME-demo       # also the Gradio Space, linked from the card
     python hub_upload.py velocity_bert/pretrained/velocity-bert-asap --repo-id ORG/NAME [--private] [--revision R]
 
 The token comes from --token, else HF_TOKEN, else `hf auth login`'s stored token.
@@ -15,7 +16,9 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from velocity_bert.model_card import build_repo_folder
+from velocity_bert.model_card import build_repo_folder, build_space_folder
+
+EXAMPLES = sorted((Path(__file__).resolve().parent / "examples").glob("*.mid"))
 
 
 def upload(
@@ -48,15 +51,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="velocity-bert-hub-"))
-        folder = build_repo_folder(args.model_dir, out, args.repo_id, space=args.space)
-        files = sorted(folder.iterdir())
-        print(f"{folder}: {len(files)} files for {args.repo_id}")
-        for f in files:
-            print(f"  {f.name:<34} {f.stat().st_size:>10,d} bytes")
+        folders = [
+            (build_repo_folder(args.model_dir, out / "model", args.repo_id, space=args.space), args.repo_id, "model")
+        ]
+        if args.space:
+            folders.append((build_space_folder(args.space, args.repo_id, out / "space", EXAMPLES), args.space, "space"))
+        for folder, repo_id, repo_type in folders:
+            files = sorted(p for p in folder.rglob("*") if p.is_file())
+            print(f"{folder}: {len(files)} files for the {repo_type} repo {repo_id}")
+            for f in files:
+                print(f"  {str(f.relative_to(folder)):<34} {f.stat().st_size:>10,d} bytes")
         if args.dry_run:
             print("dry run: nothing uploaded")
             return 0
-        print(upload(folder, args.repo_id, args.token, args.private, args.revision))
+        for folder, repo_id, repo_type in folders:
+            print(upload(folder, repo_id, args.token, args.private, args.revision, repo_type))
         return 0
     except Exception as err:  # one line for the user
         print(f"error: {str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}", file=sys.stderr)

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import hub_upload  # noqa: E402
 
 REPO = "velocity-org/velocity-bert-test"
+SPACE = "velocity-org/velocity-bert-demo"
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,8 @@ def evaluated_model(tiny_model_dir, tmp_path_factory):
 def dry_run(evaluated_model, tmp_path_factory):
     model_dir, _ = evaluated_model
     out = tmp_path_factory.mktemp("dry") / "repo"
-    assert hub_upload.main([str(model_dir), "--repo-id", REPO, "--dry-run", "--out", str(out)]) == 0
-    return out
+    assert hub_upload.main([str(model_dir), "--repo-id", REPO, "--dry-run", "--out", str(out), "--space", SPACE]) == 0
+    return out / "model"
 
 
 EXPECTED = {
@@ -79,6 +80,16 @@ def test_card_parses_and_matches_evaluation(dry_run, evaluated_model):
     assert values == {k: round(ours[k], 4) for k in ("exact", "within_one", "mae")}
     assert all(r.dataset_split == "test" and r.task_type == "velocity-prediction" for r in card.data.eval_results)
     assert "11.48" in card.text and "LightGBM" in card.text
+    assert f"spaces/{SPACE}" in card.text
+
+
+def test_space_folder(dry_run):
+    space = dry_run.parent / "space"
+    card = ModelCard.load(space / "README.md")
+    assert card.data.sdk == "gradio" and card.data.app_file == "app.py" and card.data.models == [REPO]
+    assert "fluidsynth" in (space / "packages.txt").read_text()
+    assert "velocity-bert" in (space / "requirements.txt").read_text()
+    assert REPO in (space / "app.py").read_text() and list((space / "examples").glob("*.mid"))
 
 
 def test_dry_run_folder_runs_without_package(dry_run, midi_file, tmp_path):
@@ -116,6 +127,7 @@ def test_upload_sends_exact_files_and_message(dry_run, monkeypatch):
     assert calls["create_repo"] == (REPO, {"private": True, "exist_ok": True, "repo_type": "model"})
     repo_id, operations, message, kwargs = calls["commit"]
     assert repo_id == REPO and message == f"Upload velocity-bert model ({len(EXPECTED)} files)"
+    assert kwargs["repo_type"] == "model"
     assert all(isinstance(op, CommitOperationAdd) for op in operations)
     assert {op.path_in_repo for op in operations} == EXPECTED
     sent = {op.path_in_repo: op.path_or_fileobj for op in operations}

@@ -125,6 +125,17 @@ def cmd_analyze(args) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    import velocity_bert
+    from .demo import build_demo
+
+    demo = build_demo(args.model or velocity_bert.DEFAULT_MODEL)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=args.port, prevent_thread_lock=True, quiet=True)
+    print(f"velocity-bert demo running at {url} (Ctrl+C to stop)", flush=True)
+    demo.block_thread()
+    return 0
+
+
 def _one_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
@@ -166,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--out", required=True)
     a.set_defaults(func=cmd_analyze)
+
+    d = sub.add_parser("demo", help="start the browser demo on 127.0.0.1")
+    d.add_argument("--model", default=None)
+    d.add_argument("--port", type=int, default=7860)
+    d.set_defaults(func=cmd_demo)
     return parser
 
 

@@ -164,3 +164,43 @@ def build_repo_folder(model_dir: str | Path, out_dir: str | Path, repo_id: str, 
             shutil.copy(model_dir / name, out_dir / name)
     build_card(repo_id, reports, space=space).save(out_dir / "README.md")
     return out_dir
+
+
+SPACE_APP = '''"""velocity-bert demo Space: humanize MIDI piano files in the browser."""
+
+from velocity_bert.demo import build_demo
+
+demo = build_demo("{model_repo}")
+
+if __name__ == "__main__":
+    demo.launch()
+'''
+
+
+def build_space_folder(space_id: str, model_repo: str, out_dir: str | Path, examples: list[Path] = ()) -> Path:
+    """A Gradio Space (the Hub has no MIDI widget): app, requirements, Debian packages for audio."""
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    (out_dir / "examples").mkdir(parents=True)
+    for example in examples:
+        shutil.copy(example, out_dir / "examples" / Path(example).name)
+    (out_dir / "app.py").write_text(SPACE_APP.format(model_repo=model_repo))
+    (out_dir / "requirements.txt").write_text("velocity-bert\ngradio>=5\n")
+    (out_dir / "packages.txt").write_text("fluidsynth\nfluid-soundfont-gm\n")
+    (out_dir / "README.md").write_text(
+        "---\n"
+        f"title: {space_id.split('/')[-1]}\n"
+        "emoji: 🎹\n"
+        "colorFrom: indigo\n"
+        "colorTo: pink\n"
+        "sdk: gradio\n"
+        "app_file: app.py\n"
+        "pinned: false\n"
+        "license: cc-by-nc-sa-4.0\n"
+        f"models:\n- {model_repo}\n"
+        "---\n\n"
+        f"Humanize MIDI piano files with [{model_repo}](https://huggingface.co/{model_repo}): upload a file, "
+        "get it back with predicted velocities, a piano roll and audio.\n"
+    )
+    return out_dir

@@ -181,7 +181,9 @@ def _pedal_intervals(track: symusic.core.TrackTick) -> tuple[np.ndarray, np.ndar
     return np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
 
 
-def _sustained_durations(score: symusic.Score, tracks: list[int], onset: np.ndarray, duration: np.ndarray) -> np.ndarray:
+def _sustained_durations(
+    score: symusic.Score, tracks: list[int], onset: np.ndarray, duration: np.ndarray
+) -> np.ndarray:
     """Extend each note to the end of a sustain pedal held at its release. Pedals of all pitched
     tracks count (piano files often keep the pedal on one hand's track)."""
     pairs = [_pedal_intervals(score.tracks[i]) for i in tracks]

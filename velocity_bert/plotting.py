@@ -34,3 +34,31 @@ def piano_roll(notes: Notes, before: np.ndarray, after: np.ndarray, path: str | 
     fig.savefig(tmp, dpi=100)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+def velocity_curve(
+    notes: Notes, before: np.ndarray, after: np.ndarray, path: str | os.PathLike, window_s: float = 2.0
+) -> None:
+    """Mean velocity over a sliding window of `window_s` seconds, before and after."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = notes.onset_sec
+    grid = np.linspace(t.min(), t.max(), min(400, max(len(t), 2)))
+    fig, ax = plt.subplots(figsize=(12, 3), constrained_layout=True)
+    for velocities, label in ((before, "before"), (after, "after")):
+        v = np.asarray(velocities, dtype=float)
+        curve = [
+            v[np.abs(t - g) <= window_s / 2].mean() if np.any(np.abs(t - g) <= window_s / 2) else np.nan for g in grid
+        ]
+        ax.plot(grid, curve, label=label)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel(f"mean velocity ({window_s:g} s window)")
+    ax.set_ylim(0, 127)
+    ax.legend()
+    tmp = f"{path}.tmp{os.getpid()}.png"
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -1,0 +1,91 @@
+"""The Gradio demo, through gradio_client and in a real headless browser (Debian's chromium)."""
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import symusic
+
+gr = pytest.importorskip("gradio")
+from gradio_client import Client, handle_file  # noqa: E402
+
+import velocity_bert as vb  # noqa: E402
+from tests.test_notes import assert_same_but_velocities  # noqa: E402
+from velocity_bert.demo import build_demo  # noqa: E402
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tiny_model_dir):
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    demo = build_demo(str(tiny_model_dir))
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    yield url
+    demo.close()
+
+
+def call(url, path, **kw):
+    args = dict(mode="Everything", start=0, end=30, seed=0, keep=True, low=30, high=100) | kw
+    return Client(url, verbose=False).predict(handle_file(str(path)), *args.values(), api_name="/humanize")
+
+
+def test_client_humanizes_real_midi(app_url, midi_file):
+    message, midi_out, roll, curve, _, _ = call(app_url, midi_file, seed=3)
+    assert "notes" in message and midi_out and Path(roll).stat().st_size > 1000 and Path(curve).exists()
+    before, after = symusic.Score(str(midi_file)), symusic.Score(midi_out)
+    assert_same_but_velocities(before, after)
+    assert (vb.load_notes(midi_out).velocity != vb.load_notes(midi_file).velocity).any()
+
+
+def test_bad_file_gives_message_and_app_keeps_serving(app_url, midi_file, tmp_path):
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"certainly not a MIDI file")
+    message, midi_out, *_ = call(app_url, bad)
+    assert message.startswith("Cannot use this file") and midi_out is None
+    message, midi_out, *_ = call(app_url, midi_file)
+    assert midi_out is not None
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_in_headless_browser(app_url, midi_file):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                # networking limited to this machine's loopback
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                "--proxy-server=http://127.0.0.1:9",
+                "--proxy-bypass-list=127.0.0.1",
+            ],
+        )
+        page = browser.new_page()
+        page.goto(app_url, wait_until="domcontentloaded")
+        page.locator("input[type=file]").first.set_input_files(str(midi_file))
+        page.get_by_role("button", name="Humanize").click()
+        page.locator("#piano-roll img").wait_for(timeout=120_000)
+        link = page.locator("a[download*=humanized]").first  # the output, not the uploaded input
+        link.wait_for(timeout=60_000)
+        assert link.get_attribute("download").endswith("_humanized.mid")
+        page.screenshot(path=str(ARTIFACTS / "demo.png"), full_page=True)
+        browser.close()
+    assert (ARTIFACTS / "demo.png").stat().st_size > 10_000

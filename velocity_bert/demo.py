@@ -1,0 +1,145 @@
+"""The browser demo (Gradio): the Hub has no MIDI widget, so a Space is how people try the model.
+`velocity-bert demo` runs it locally; `app.py` is the Space's entry point."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from . import DEFAULT_MODEL, MidiInputError, load_notes, load_pipeline, save_score
+from .plotting import piano_roll, velocity_curve
+
+# The repo's examples (editable install, Space) or ./examples beside the app.
+EXAMPLES = next(
+    (p for p in (Path(__file__).resolve().parents[1] / "examples", Path("examples")) if p.is_dir()), Path("examples")
+)
+SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
+
+
+@lru_cache(maxsize=2)
+def _pipeline(model: str):
+    """The model loads once per process."""
+    return load_pipeline(model)
+
+
+def soundfont() -> str | None:
+    return next((s for s in SOUNDFONTS if Path(s).exists()), None) if shutil.which("fluidsynth") else None
+
+
+def render_audio(midi_path: Path, wav_path: Path) -> Path | None:
+    """Synthesize with fluidsynth and a General MIDI soundfont when both are installed."""
+    sf2 = soundfont()
+    if sf2 is None:
+        return None
+    done = subprocess.run(
+        ["fluidsynth", "-ni", "-g", "0.8", "-r", "22050", "-F", str(wav_path), sf2, str(midi_path)],
+        capture_output=True,
+        timeout=300,
+    )
+    return wav_path if done.returncode == 0 and wav_path.exists() else None
+
+
+def humanize(
+    midi_file,
+    mode: str,
+    start: float,
+    end: float,
+    seed: float,
+    keep_range: bool,
+    low: float,
+    high: float,
+    model: str = DEFAULT_MODEL,
+):
+    """Returns (message, midi, piano roll, curve, audio before, audio after)."""
+    empty = (None, None, None, None, None)
+    if midi_file is None:
+        return ("Upload a MIDI file or pick an example.", *empty)
+    src = Path(midi_file if isinstance(midi_file, str) else midi_file.name)
+    out_dir = Path(tempfile.mkdtemp(prefix="velocity-bert-"))
+    try:
+        notes = load_notes(src)
+        mask = None
+        if mode == "A passage":
+            mask = (notes.onset_sec >= start) & (notes.onset_sec < end)
+            if not mask.any():
+                return (
+                    f"No notes start between {start:g} and {end:g} seconds (the piece lasts {notes.onset_sec[-1]:.0f} s).",
+                    *empty,
+                )
+        options = {}
+        if seed:
+            options.update(sample=True, seed=int(seed))
+        if not keep_range:
+            if not 1 <= low < high <= 127:
+                return ("The dynamic range needs 1 <= low < high <= 127.", *empty)
+            options["velocity_range"] = (int(low), int(high))
+        out = _pipeline(model)(str(src), mask=mask, **options)
+        midi_out = out_dir / f"{src.stem}_humanized.mid"
+        save_score(out["score"], midi_out)
+        after = np.asarray(out["velocities"])
+        piano_roll(notes, notes.velocity, after, out_dir / "piano_roll.png")
+        velocity_curve(notes, notes.velocity, after, out_dir / "velocity_curve.png")
+        audio_before = render_audio(src, out_dir / "before.wav")
+        audio_after = render_audio(midi_out, out_dir / "after.wav")
+        changed = int((after != notes.velocity).sum())
+        message = (
+            f"{len(notes)} notes, {changed} velocities changed; mean {after.mean():.0f}, SD {after.std():.1f} "
+            f"(before: mean {notes.velocity.mean():.0f}, SD {notes.velocity.std():.1f})."
+        )
+        if audio_after is None:
+            message += " Audio needs fluidsynth and a General MIDI soundfont on the server."
+        return (
+            message,
+            str(midi_out),
+            str(out_dir / "piano_roll.png"),
+            str(out_dir / "velocity_curve.png"),
+            str(audio_before) if audio_before else None,
+            str(audio_after) if audio_after else None,
+        )
+    except (MidiInputError, ValueError) as err:
+        return (f"Cannot use this file: {err}", *empty)
+
+
+def build_demo(model: str = DEFAULT_MODEL):
+    import gradio as gr
+
+    examples = sorted(str(p) for p in EXAMPLES.glob("*.mid"))
+    with gr.Blocks(title="velocity-bert: human dynamics for MIDI") as demo:
+        gr.Markdown(
+            "# velocity-bert\nUpload a MIDI piano file (for example a flat export from a notation program). "
+            "The model predicts how hard each key is struck. Nothing but velocities changes; drum tracks are left alone."
+        )
+        with gr.Row():
+            with gr.Column():
+                midi = gr.File(label="MIDI file", file_types=[".mid", ".midi"], type="filepath")
+                mode = gr.Radio(["Everything", "A passage"], value="Everything", label="Humanize")
+                with gr.Row():
+                    start = gr.Number(0, label="from (s)")
+                    end = gr.Number(30, label="to (s)")
+                seed = gr.Number(0, precision=0, label="seed (0: most likely; other: another rendition)")
+                keep = gr.Checkbox(True, label="keep the model's dynamic range")
+                with gr.Row():
+                    low = gr.Slider(1, 127, 30, step=1, label="softest")
+                    high = gr.Slider(1, 127, 100, step=1, label="loudest")
+                button = gr.Button("Humanize", variant="primary")
+                if examples:
+                    gr.Examples(examples, inputs=midi, label="Examples")
+            with gr.Column():
+                message = gr.Markdown(elem_id="message")
+                midi_out = gr.File(label="Humanized MIDI")
+                roll = gr.Image(label="Piano roll, coloured by velocity", type="filepath", elem_id="piano-roll")
+                curve = gr.Image(label="Velocity over time", type="filepath")
+                audio_before = gr.Audio(label="Before", type="filepath")
+                audio_after = gr.Audio(label="After", type="filepath")
+        button.click(
+            lambda *args: humanize(*args, model=model),
+            inputs=[midi, mode, start, end, seed, keep, low, high],
+            outputs=[message, midi_out, roll, curve, audio_before, audio_after],
+            api_name="humanize",
+        )
+    return demo
