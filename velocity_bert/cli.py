@@ -127,6 +127,7 @@ def cmd_analyze(args) -> int:
 
 def cmd_demo(args) -> int:
     import velocity_bert
+
     from .demo import build_demo
 
     demo = build_demo(args.model or velocity_bert.DEFAULT_MODEL)
