@@ -72,3 +72,14 @@ def test_pipeline_through_remote_code(tiny_model_dir, midi_file, tmp_path):
         tmp_path,
     )
     assert out.strip().splitlines()[-1] == str(expected)
+
+
+@pytest.mark.parametrize("estimate", ["median", "mean"])
+def test_point_estimates(pipe, midi_file, estimate):
+    notes = vb.load_notes(midi_file)
+    out = np.asarray(pipe(str(midi_file), estimate=estimate)["velocities"])
+    assert len(out) == len(notes) and out.min() >= 1 and out.max() <= 127
+    if estimate == "median":
+        assert set(out.tolist()) <= set(vb.VelocityBertTokenizer().velocities.tolist())
+    with pytest.raises(ValueError, match="estimate"):
+        pipe(str(midi_file), estimate="average")

@@ -20,6 +20,10 @@ class DecodingOptions:
     passes: int = 4  # mask-predict passes; each fixes a further share of the hidden notes
     sample: bool = False  # sample levels instead of taking the most likely one
     temperature: float = 1.0
+    # Point estimate when not sampling: "mode" (most likely level: best exact-level accuracy),
+    # "median" (of the predicted distribution: minimises absolute error) or "mean" (expected
+    # velocity, not restricted to the 32 levels).
+    estimate: str = "mode"
     seed: int | None = None
     batch_size: int = 16
     # After prediction: None keeps what the model predicts; (lo, hi) maps the 2nd-98th percentile
@@ -77,8 +81,9 @@ def predict_levels(
     notes: Notes,
     hidden: np.ndarray | None = None,
     options: DecodingOptions | None = None,
-) -> np.ndarray:
-    """Velocity levels for every note: predicted where `hidden` (default: all), else the input's.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Velocity levels for every note (predicted where `hidden`, default all, else the input's),
+    and the velocity estimate of each note (the level's velocity, or the expected velocity).
 
     Mask-predict: each pass predicts all still-hidden notes, then fixes the most confident ones
     (a growing share: k/passes of them after pass k) and shows them as context to the next pass.
@@ -91,8 +96,11 @@ def predict_levels(
         raise ValueError(f"mask has {hidden.shape[0]} entries for {n} notes")
     ids = tokenizer.encode(notes)
     levels = tokenizer.velocity_to_level(notes.velocity)
+    estimate = tokenizer.level_to_velocity(levels).astype(np.float64)
+    if options.estimate not in ("mode", "median", "mean"):
+        raise ValueError(f"estimate must be mode, median or mean, not {options.estimate!r}")
     if not hidden.any():
-        return levels
+        return levels, estimate
     length, overlap = config.window_length, config.window_overlap
     starts = window_starts(n, length, overlap)
     owner = _owner_windows(n, starts, length)
@@ -118,14 +126,23 @@ def predict_levels(
             p = probs ** (1.0 / max(options.temperature, 1e-6))
             p /= p.sum(axis=1, keepdims=True)
             choice = (p.cumsum(axis=1) > rng.random((len(p), 1))).argmax(axis=1)
+        elif options.estimate == "median":
+            choice = (probs.cumsum(axis=1) >= 0.5).argmax(axis=1)
+        elif options.estimate == "mean":
+            expected = probs @ tokenizer.velocities
+            choice = tokenizer.velocity_to_level(np.rint(expected))
         else:
             choice = probs.argmax(axis=1)
-        confidence = probs[np.arange(len(probs)), choice]
+        value = tokenizer.level_to_velocity(choice).astype(np.float64)
+        if options.estimate == "mean" and not options.sample:
+            value = expected
+        confidence = probs.max(axis=1)
         fix_count = len(todo_idx) if k == passes else int(np.ceil(total * k / passes)) - (total - len(todo_idx))
         fix = todo_idx[np.argsort(-confidence, kind="stable")[: max(fix_count, 0)]]
         levels[fix] = choice[np.searchsorted(todo_idx, fix)]
+        estimate[fix] = value[np.searchsorted(todo_idx, fix)]
         todo[fix] = False
-    return levels
+    return levels, estimate
 
 
 def fit_range(velocities: np.ndarray, velocity_range: tuple[int, int]) -> np.ndarray:
@@ -148,8 +165,8 @@ def predict_velocities(
     """Velocities (1-127) for every note; notes not hidden keep their input velocity exactly."""
     options = options or DecodingOptions()
     hidden = np.ones(len(notes), dtype=bool) if hidden is None else np.asarray(hidden, dtype=bool)
-    levels = predict_levels(model, tokenizer, notes, hidden, options)
-    predicted = tokenizer.level_to_velocity(levels[hidden])
+    _, estimate = predict_levels(model, tokenizer, notes, hidden, options)
+    predicted = np.clip(np.rint(estimate[hidden]), 1, 127).astype(np.int64)
     if options.velocity_range is not None and len(predicted):
         predicted = fit_range(predicted, options.velocity_range)
     velocities = notes.velocity.astype(np.int64).copy()

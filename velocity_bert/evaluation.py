@@ -142,6 +142,7 @@ def evaluate(
         "pieces": len(set(pieces)),
         "train_median_velocity": median,
         "passes": (options or DecodingOptions()).passes,
+        "estimate": (options or DecodingOptions()).estimate,
         "results": {
             name: _summaries(per_file, pieces, np.random.default_rng(seed)) for name, per_file in systems.items()
         },

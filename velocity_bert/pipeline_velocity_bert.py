@@ -44,13 +44,19 @@ class VelocityPredictionPipeline(Pipeline):
         temperature: float | None = None,
         seed: int | None = None,
         velocity_range: tuple[int, int] | None = None,
+        estimate: str | None = None,
         **kwargs,
     ):
         preprocess = {"mask": mask} if mask is not None else {}
         options = {
             k: v
             for k, v in dict(
-                passes=passes, sample=sample, temperature=temperature, seed=seed, velocity_range=velocity_range
+                passes=passes,
+                sample=sample,
+                temperature=temperature,
+                seed=seed,
+                velocity_range=velocity_range,
+                estimate=estimate,
             ).items()
             if v is not None
         }
