@@ -49,6 +49,22 @@ def make_score(n_notes: int = 200, seed: int = 0, drums: bool = True, tpq: int =
     return score
 
 
+def tiny_config(**overrides):
+    """A model small enough for unit tests (windows of 64 notes, so long pieces use many)."""
+    from velocity_bert import VelocityBertConfig
+
+    sizes = dict(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        window_length=64,
+        window_overlap=32,
+    )
+    return VelocityBertConfig(**{**sizes, **overrides})
+
+
 @pytest.fixture
 def midi_file(tmp_path) -> Path:
     path = tmp_path / "piece.mid"
@@ -65,16 +81,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
     torch.manual_seed(0)
     tok = vb.VelocityBertTokenizer()
-    config = vb.VelocityBertConfig(
-        field_vocab_sizes=tok.field_vocab_sizes,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        window_length=64,
-        window_overlap=32,
-    )
+    config = tiny_config(field_vocab_sizes=tok.field_vocab_sizes)
     path = tmp_path_factory.mktemp("tiny") / "model"
     vb.save_model_folder(vb.VelocityBertForMaskedVelocity(config).eval(), tok, path)
     return path

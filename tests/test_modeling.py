@@ -9,19 +9,7 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
 
 import velocity_bert as vb
-
-
-def tiny_config(**kw):
-    base = dict(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        window_length=64,
-        window_overlap=32,
-    )
-    return vb.VelocityBertConfig(**{**base, **kw})
+from tests.conftest import tiny_config
 
 
 def batch(config, b=2, n=20, seed=0):
