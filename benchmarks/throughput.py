@@ -38,9 +38,10 @@ def train_speed(model, batches, to_inputs, bf16: bool) -> float:
 
 
 def bert_inputs(batch, offsets):
-    """Stock BERT sees the same notes as a flat vocabulary: one id per note from the pitch field
-    plus the velocity field, the same labels at the same positions (the nearest stock equivalent)."""
-    ids = batch["input_ids"][..., 0] + batch["input_ids"][..., 5] * 0 + offsets
+    """Stock BERT sees one id per note (the pitch field) and the same labels at the same
+    positions: the same sequence length and the same encoder work, with its full-vocabulary MLM
+    head over every position (the stock equivalent)."""
+    ids = batch["input_ids"][..., 0] + offsets
     return {"input_ids": ids, "attention_mask": batch["attention_mask"], "labels": batch["labels"]}
 
 
@@ -58,11 +59,11 @@ def main():
         torch.set_num_threads(args.threads)
 
     tokenizer = VelocityBertTokenizer()
-    files = list_files(args.data, "train")
+    files = [f for split in ("train", "validation", "test") for f in list_files(args.data, split)]
     start = time.perf_counter()
     windows = build_windows(files, tokenizer, args.length, 0, cache_dir=None, num_proc=1)
     tokenize_s = time.perf_counter() - start
-    notes = sum(len(x) for x in windows["levels"])
+    notes = sum(len(x) for x in windows["levels"])  # windows do not overlap here: every note once
 
     collator = MaskingCollator(seed=0)
     rows = windows.select(range(args.batch_size * (args.steps + 1)))

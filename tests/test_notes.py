@@ -123,3 +123,13 @@ def test_sustain_pedal_extends_sounding_duration_only():
     notes = load_notes(score)
     assert notes.duration_tick.tolist() == [100, 100]
     assert notes.sustained_duration_tick.tolist() == [1000, 100]
+
+
+def test_too_many_tracks():
+    score = symusic.Score(480)
+    for i in range(1000):
+        track = symusic.Track(f"t{i}", program=0)
+        track.notes.append(symusic.Note(i, 10, 60, 64))
+        score.tracks.append(track)
+    with pytest.raises(MidiInputError, match="too many tracks"):
+        load_notes(score)
