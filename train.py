@@ -51,15 +51,16 @@ class MaskingArguments:
 
 
 def fixed_eval_masking(ds, config: VelocityBertConfig, seed: int):
-    """Hide 15% of notes once, so every evaluation scores the same notes."""
+    """Hide 15% of notes once, so every evaluation scores the same notes. Every hidden velocity
+    becomes MASK: BERT's 10% "unchanged" would show the answer and inflate the scores."""
     rng = np.random.default_rng(seed)
     mix = MaskingMix(random=1.0, span=0.0, ratio=0.0)
 
     def mask(row):
         ids, levels = np.asarray(row["input_ids"]), np.asarray(row["levels"])
-        hidden, mode = choose_hidden(len(ids), mix, rng)
+        hidden, _ = choose_hidden(len(ids), mix, rng)
         ids, labels = apply_mask(
-            ids, levels, hidden, mode, rng, config.velocity_token_offset, config.num_velocity_levels
+            ids, levels, hidden, "all", rng, config.velocity_token_offset, config.num_velocity_levels
         )
         return {"input_ids": ids, "labels": labels}
 
