@@ -117,11 +117,10 @@ def predict_levels(
             model, [tokenizer.window(current, starts[w], starts[w] + length) for w in needed], options.batch_size
         )
         todo_idx = np.flatnonzero(todo)
-        probs = np.empty((len(todo_idx), config.num_velocity_levels))
-        where = {w: i for i, w in enumerate(needed)}
-        for j, note in enumerate(todo_idx):
-            w = owner[note]
-            probs[j] = probs_by_window[where[w]][note - starts[w]]
+        # Gather each hidden note's row from its owner window in one indexing step.
+        offsets = np.cumsum([0] + [len(p) for p in probs_by_window])[:-1]
+        slot = np.searchsorted(needed, owner[todo_idx])
+        probs = np.concatenate(probs_by_window)[offsets[slot] + todo_idx - np.asarray(starts)[owner[todo_idx]]]
         if options.sample:
             p = probs ** (1.0 / max(options.temperature, 1e-6))
             p /= p.sum(axis=1, keepdims=True)

@@ -13,7 +13,7 @@ import numpy as np
 from transformers import Pipeline
 
 from .decoding import DecodingOptions, predict_velocities
-from .notes import load_notes, write_velocities
+from .notes import load_notes, read_score, write_velocities
 from .tokenization_velocity_bert import VelocityBertTokenizer
 
 TASK = "velocity-prediction"
@@ -63,11 +63,12 @@ class VelocityPredictionPipeline(Pipeline):
         return preprocess, {"options": options}, {}
 
     def preprocess(self, source, mask=None) -> dict:
-        notes = load_notes(source)
+        score = read_score(source)  # parse once; notes and the written result share it
+        notes = load_notes(score)
         hidden = np.ones(len(notes), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
         if hidden.shape != (len(notes),):
             raise ValueError(f"mask has {hidden.size} entries for {len(notes)} notes")
-        return {"source": source, "notes": notes, "hidden": hidden}
+        return {"source": score, "notes": notes, "hidden": hidden}
 
     def _forward(self, inputs: dict, options: dict | None = None) -> dict:
         velocities = predict_velocities(
