@@ -1,7 +1,7 @@
 """Humanize speed and memory: notes per second for filling 15% of a piece and for predicting every
 velocity, the ratio to the piece's duration (x real time), and peak memory.
 
-    python benchmarks/humanize_speed.py --notes 6000 [--model DIR] [--passes 4] [--json F]
+    python benchmarks/humanize_speed.py --notes 6000 [--model DIR] [--passes N] [--json F]
     /usr/bin/time -v python benchmarks/humanize_speed.py --notes 17000 --only all   # peak RSS
 
 The piece is cut from (or, for long pieces, chained from) ASAP test performances when the folder
@@ -51,7 +51,7 @@ def piece_with(n_notes: int) -> symusic.Score:
     return out
 
 
-def timed(pipe, score, mask, passes: int) -> float:
+def timed(pipe, score, mask, passes: int | None) -> float:
     start = time.perf_counter()
     pipe(score, mask=mask, passes=passes)
     return time.perf_counter() - start
@@ -61,7 +61,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--notes", type=int, default=6000)
     parser.add_argument("--model", default=vb.DEFAULT_MODEL)
-    parser.add_argument("--passes", type=int, default=4)
+    parser.add_argument("--passes", type=int, default=None, help="default: the pipeline's (auto)")
     parser.add_argument("--only", choices=("fill15", "all"), default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
@@ -70,7 +70,7 @@ def main():
     notes = vb.load_notes(score)
     duration = float(np.max(notes.onset_sec + notes.duration_sec))
     timed(pipe, score, None, 1)  # warm-up
-    result = {"notes": len(notes), "duration_s": round(duration, 1), "passes": args.passes}
+    result = {"notes": len(notes), "duration_s": round(duration, 1), "passes": args.passes or "auto"}
     settings = {"fill15": np.random.default_rng(0).random(len(notes)) < 0.15, "all": None}
     for name, mask in settings.items():
         if args.only and name != args.only:

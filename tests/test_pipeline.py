@@ -83,3 +83,35 @@ def test_point_estimates(pipe, midi_file, estimate):
         assert set(out.tolist()) <= set(vb.VelocityBertTokenizer().velocities.tolist())
     with pytest.raises(ValueError, match="estimate"):
         pipe(str(midi_file), estimate="average")
+
+
+def _windows_run(pipe, score, **kwargs) -> int:
+    """How many windows the model encodes for one call (a forward hook counts batch rows)."""
+    rows = []
+    handle = pipe.model.register_forward_hook(
+        lambda m, args, kw, out: rows.append(kw["input_ids"].shape[0]), with_kwargs=True
+    )
+    try:
+        pipe(score, **kwargs)
+    finally:
+        handle.remove()
+    return sum(rows)
+
+
+def test_default_passes_follow_the_hidden_share(pipe):
+    score = __import__("tests.conftest", fromlist=["make_score"]).make_score(700, seed=3)
+    n = len(vb.load_notes(score))
+    windows = len(vb.decoding.window_starts(n, pipe.model.config.window_length, pipe.model.config.window_overlap))
+    assert _windows_run(pipe, score) == 2 * windows  # everything hidden: 2 mask-predict passes
+    assert _windows_run(pipe, score, passes=3) == 3 * windows
+    mask = np.random.default_rng(0).random(n) < 0.15  # spread over the piece: every window owns some
+    assert _windows_run(pipe, score, mask=mask) == windows  # a few hidden: 1 pass
+
+
+def test_overlap_option(pipe):
+    score = __import__("tests.conftest", fromlist=["make_score"]).make_score(700, seed=3)
+    assert _windows_run(pipe, score, passes=1, overlap=0) < _windows_run(pipe, score, passes=1)
+    out = pipe(score, overlap=0)
+    assert len(out["velocities"]) == len(vb.load_notes(score))
+    with pytest.raises(ValueError, match="overlap"):
+        pipe(score, overlap=pipe.model.config.window_length)

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 
 MIDI_SUFFIXES = (".mid", ".midi")
+PASSES_HELP = "mask-predict passes (default: 2 when most notes are hidden, else 1)"
+OVERLAP_HELP = "notes shared by neighbouring windows (default: the model's window_overlap)"
 
 
 def _load(model_path: str):
@@ -27,7 +29,7 @@ def _load(model_path: str):
 
 
 def _options(args) -> dict:
-    opts = {"passes": args.passes, "estimate": args.estimate}
+    opts = {"passes": args.passes, "overlap": args.overlap, "estimate": args.estimate}
     if args.seed is not None:  # a seed asks for one of many renditions: sample
         opts.update(sample=True, seed=args.seed, temperature=args.temperature)
     if args.range:
@@ -101,7 +103,7 @@ def cmd_evaluate(args) -> int:
         split=args.split,
         setting=args.setting,
         seed=args.seed,
-        options=DecodingOptions(passes=args.passes or (4 if args.setting == "all" else 1), estimate=args.estimate),
+        options=DecodingOptions(passes=args.passes, overlap=args.overlap, estimate=args.estimate),
         max_files=args.files,
     )
     print(format_table(report))
@@ -154,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--model", default=None, help="model folder or Hub repo id (default: the bundled model)")
     h.add_argument("--seed", type=int, default=None, help="sample a rendition with this seed (default: most likely)")
     h.add_argument("--temperature", type=float, default=1.0)
-    h.add_argument("--passes", type=int, default=4, help="mask-predict passes")
+    h.add_argument("--passes", type=int, default=None, help=PASSES_HELP)
+    h.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
     h.add_argument("--estimate", default="mode", choices=("mode", "median", "mean"), help="point estimate")
     h.add_argument("--range", type=int, nargs=2, metavar=("LO", "HI"), help="set the dynamic range of the result")
     h.add_argument("--plot", default=None, help="PNG piano roll coloured by velocity, before and after")
@@ -166,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test", choices=("train", "validation", "test"))
     e.add_argument("--setting", default="random15", choices=("random15", "span", "all"))
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--passes", type=int, default=None, help="mask-predict passes (default: 4 for all, else 1)")
+    e.add_argument("--passes", type=int, default=None, help=PASSES_HELP)
+    e.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
     e.add_argument("--files", type=int, default=None, help="only the first N files")
     e.add_argument("--estimate", default="mode", choices=("mode", "median", "mean"), help="point estimate")
     e.add_argument("--json", default=None)

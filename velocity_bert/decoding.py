@@ -17,7 +17,8 @@ VELOCITY = FIELDS.index("velocity")
 
 @dataclass
 class DecodingOptions:
-    passes: int = 4  # mask-predict passes; each fixes a further share of the hidden notes
+    # Mask-predict passes; each fixes a further share of the hidden notes. None: auto_passes().
+    passes: int | None = None
     sample: bool = False  # sample levels instead of taking the most likely one
     temperature: float = 1.0
     # Point estimate when not sampling: "mode" (most likely level: best exact-level accuracy),
@@ -26,9 +27,19 @@ class DecodingOptions:
     estimate: str = "mode"
     seed: int | None = None
     batch_size: int = 16
+    # Notes shared by neighbouring windows; None uses the model's config.window_overlap. Less
+    # overlap means fewer windows (faster) but less context for notes near a window's edge.
+    overlap: int | None = None
     # After prediction: None keeps what the model predicts; (lo, hi) maps the 2nd-98th percentile
     # of the predicted velocities onto lo..hi (the dynamic range of the result).
     velocity_range: tuple[int, int] | None = None
+
+
+def auto_passes(hidden_share: float) -> int:
+    """Default passes. Measured on ASAP validation (benchmarks/decoding_tradeoff.py, BENCHMARKS.md):
+    with 15% hidden, 4 passes are no more accurate than 1 and 4x slower; with everything hidden,
+    2 passes are as accurate as 3 or 4 and 2x faster than 4."""
+    return 2 if hidden_share > 0.5 else 1
 
 
 def window_starts(n: int, length: int, overlap: int) -> list[int]:
@@ -101,13 +112,16 @@ def predict_levels(
         raise ValueError(f"estimate must be mode, median or mean, not {options.estimate!r}")
     if not hidden.any():
         return levels, estimate
-    length, overlap = config.window_length, config.window_overlap
+    length = config.window_length
+    overlap = config.window_overlap if options.overlap is None else options.overlap
+    if not 0 <= overlap < length:
+        raise ValueError(f"overlap must be in 0..{length - 1}, not {overlap}")
     starts = window_starts(n, length, overlap)
     owner = _owner_windows(n, starts, length)
     rng = np.random.default_rng(options.seed)
     todo = hidden.copy()
     total = int(hidden.sum())
-    passes = max(1, min(options.passes, total))
+    passes = max(1, min(options.passes or auto_passes(total / n), total))
     for k in range(1, passes + 1):
         current = ids.copy()
         current[todo, VELOCITY] = MASK_ID

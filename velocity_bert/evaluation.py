@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import list_files
-from .decoding import DecodingOptions, predict_velocities
+from .decoding import DecodingOptions, auto_passes, predict_velocities
 from .metrics import velocity_metrics
 from .notes import MidiInputError, Notes, load_notes
 
@@ -103,6 +103,7 @@ def evaluate(
     max_files: int | None = None,
     progress: bool = True,
 ) -> dict:
+    options = options or DecodingOptions()
     files = list_files(data_dir, split)[:max_files]
     rng = np.random.default_rng(seed)
     median = train_median(data_dir)
@@ -141,8 +142,9 @@ def evaluate(
         "files": len(pieces),
         "pieces": len(set(pieces)),
         "train_median_velocity": median,
-        "passes": (options or DecodingOptions()).passes,
-        "estimate": (options or DecodingOptions()).estimate,
+        "passes": options.passes or auto_passes(1.0 if setting == "all" else HIDDEN_SHARE),
+        "overlap": model.config.window_overlap if options.overlap is None else options.overlap,
+        "estimate": options.estimate,
         "results": {
             name: _summaries(per_file, pieces, np.random.default_rng(seed)) for name, per_file in systems.items()
         },

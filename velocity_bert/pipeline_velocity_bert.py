@@ -40,6 +40,7 @@ class VelocityPredictionPipeline(Pipeline):
         self,
         mask=None,
         passes: int | None = None,
+        overlap: int | None = None,
         sample: bool | None = None,
         temperature: float | None = None,
         seed: int | None = None,
@@ -52,6 +53,7 @@ class VelocityPredictionPipeline(Pipeline):
             k: v
             for k, v in dict(
                 passes=passes,
+                overlap=overlap,
                 sample=sample,
                 temperature=temperature,
                 seed=seed,

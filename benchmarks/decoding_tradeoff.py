@@ -1,0 +1,79 @@
+"""Accuracy against speed for the decoding options (mask-predict passes, window overlap).
+
+Measured on VALIDATION files, so that choosing the defaults never looks at the test split:
+
+    python benchmarks/decoding_tradeoff.py --files 16 [--model DIR] [--json F]
+
+For each setting (every velocity hidden, or a random 15%) and each (passes, overlap) pair: the
+velocity measures on the hidden notes, decoding seconds, notes per second and x real time (the
+files' total duration over the decoding time). Files are spread evenly over the split's list so
+that several pieces are in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+import velocity_bert as vb
+from velocity_bert.data import list_files
+from velocity_bert.decoding import DecodingOptions, predict_velocities
+from velocity_bert.evaluation import hide
+from velocity_bert.metrics import velocity_metrics
+
+ASAP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "asap"
+GRID = {
+    "all": [(4, 256), (3, 256), (2, 256), (4, 128), (3, 128)],
+    "random15": [(1, 256), (4, 256), (1, 128)],
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default=vb.DEFAULT_MODEL)
+    parser.add_argument("--data", default=str(ASAP))
+    parser.add_argument("--files", type=int, default=16)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    pipe = vb.load_pipeline(args.model)
+    every = list_files(args.data, "validation")
+    files = every[:: max(1, len(every) // args.files)][: args.files]
+    pieces = [vb.load_notes(f) for f in files]
+    duration = sum(float(np.max(n.onset_sec + n.duration_sec)) for n in pieces)
+    predict_velocities(pipe.model, pipe.velocity_tokenizer, pieces[0], None, DecodingOptions(passes=1))  # warm-up
+    rows = []
+    for setting, grid in GRID.items():
+        rng = np.random.default_rng(0)
+        hidden = [hide(n, setting, rng) for n in pieces]  # the same hidden notes for every option
+        for passes, overlap in grid:
+            options = DecodingOptions(passes=passes, overlap=overlap)
+            pred, true, seconds = [], [], 0.0
+            for notes, h in zip(pieces, hidden):
+                start = time.perf_counter()
+                out = predict_velocities(pipe.model, pipe.velocity_tokenizer, notes, h, options)
+                seconds += time.perf_counter() - start
+                pred.append(out[h])
+                true.append(notes.velocity[h])
+            m = velocity_metrics(np.concatenate(pred), np.concatenate(true))
+            row = {"setting": setting, "passes": passes, "overlap": overlap, **m, "seconds": round(seconds, 2)}
+            row["notes_per_s"] = round(sum(len(n) for n in pieces) / seconds)
+            row["x_real_time"] = round(duration / seconds, 1)
+            rows.append(row)
+            print(
+                f"{setting:<9} passes {passes} overlap {overlap:>3}: exact {m['exact']:.1%} within1 "
+                f"{m['within_one']:.1%} MAE {m['mae']:.2f} SD {m['pred_sd']:.1f} | {seconds:.1f} s, "
+                f"{row['x_real_time']}x real time",
+                flush=True,
+            )
+    report = {"model": str(args.model), "files": [str(f) for f in files], "notes": sum(len(n) for n in pieces)}
+    report.update(duration_s=round(duration, 1), rows=rows)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
