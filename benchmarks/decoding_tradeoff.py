@@ -4,7 +4,7 @@ Measured on VALIDATION files, so that choosing the defaults never looks at the t
 
     python benchmarks/decoding_tradeoff.py --files 16 [--model DIR] [--json F]
 
-For each setting (every velocity hidden, or a random 15%) and each (passes, overlap) pair: the
+For each setting (every velocity hidden, 5-second spans, or a random 15%) and each (passes, overlap) pair: the
 velocity measures on the hidden notes, decoding seconds, notes per second and x real time (the
 files' total duration over the decoding time). Files are spread evenly over the split's list so
 that several pieces are in.
@@ -27,7 +27,8 @@ from velocity_bert.metrics import velocity_metrics
 
 ASAP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "asap"
 GRID = {
-    "all": [(4, 256), (3, 256), (2, 256), (4, 128), (3, 128)],
+    "all": [(4, 256), (3, 256), (2, 256), (1, 256), (4, 128), (2, 128)],
+    "span": [(1, 256), (2, 256), (4, 256)],
     "random15": [(1, 256), (4, 256), (1, 128)],
 }
 

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Every number in BENCHMARKS.md, in order, from a trained run folder (default runs/base).
-#   bash benchmarks/reproduce.sh [RUN_DIR]
+#   bash benchmarks/reproduce.sh [RUN_DIR] [PREVIOUS_SUMMARY]
+# PREVIOUS_SUMMARY: training_summary.json of the model the run continued from (copy it out of the
+# bundled folder before, since the export replaces that folder).
 set -euo pipefail
 run=${1:-runs/base}
+previous=${2:-}
 data=../shared/data/asap
 model=velocity_bert/pretrained/velocity-bert-asap
 out=benchmarks/results
 mkdir -p "$out"
-python -m velocity_bert.export "$run"
+python -m velocity_bert.export "$run" ${previous:+--previous "$previous"}
 bash benchmarks/evaluate_asap.sh "$model" "$data"
 for setting in random15 all; do
     velocity-bert evaluate "$model" --data "$data" --split test --setting "$setting" --estimate mean \
         --json "$out/test_${setting}_mean.json"
 done
+velocity-bert evaluate "$model" --data "$data" --split test --setting all --estimate median \
+    --json "$out/test_all_median.json"
+python benchmarks/decoding_tradeoff.py --files 16 --json "$out/decoding_tradeoff.json"
 python benchmarks/humanize_speed.py --notes 6000 --json "$out/humanize_6000.json"
 /usr/bin/time -v python benchmarks/humanize_speed.py --notes 17000 --only all --json "$out/humanize_17000.json" \
     2> "$out/humanize_17000_time.txt"

@@ -3,7 +3,8 @@ training summary, evaluation JSONs, licence note). Code files are not copied her
 package provides them, and `save_model_folder` / `hub_upload.py` write them into exported folders,
 so there is one copy of the code.
 
-    python -m velocity_bert.export runs/base/checkpoint-1400 --summary runs/base/summary.json
+    python -m velocity_bert.export runs/base              # a run folder: its last checkpoint's history
+    python -m velocity_bert.export runs/cont --previous velocity_bert/pretrained/velocity-bert-asap/training_summary.json
 """
 
 from __future__ import annotations
@@ -22,8 +23,25 @@ https://creativecommons.org/licenses/by-nc-sa/4.0/
 """
 
 
-def export(checkpoint: str | Path, out: str | Path = DEFAULT_MODEL, extra_files: list[str | Path] = ()) -> Path:
+def _trainer_state(folder: Path) -> Path | None:
+    """trainer_state.json of a checkpoint, or of the last checkpoint in a run folder (train.py saves
+    the best model at the top of the run folder, without Trainer's state)."""
+    if (folder / "trainer_state.json").exists():
+        return folder / "trainer_state.json"
+    checkpoints = sorted(folder.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1]))
+    return checkpoints[-1] if checkpoints else None
+
+
+def export(
+    checkpoint: str | Path,
+    out: str | Path = DEFAULT_MODEL,
+    extra_files: list[str | Path] = (),
+    previous_summary: str | Path | None = None,
+) -> Path:
+    """previous_summary: the training summary of the model this run started from (fine-tuning or
+    continued training), kept inside the new summary so the whole history travels with the weights."""
     out = Path(out)
+    previous = json.loads(Path(previous_summary).read_text()) if previous_summary else None
     model = VelocityBertForMaskedVelocity.from_pretrained(checkpoint)
     tokenizer = VelocityBertTokenizer.from_pretrained(checkpoint)
     if out.exists():
@@ -40,20 +58,19 @@ def export(checkpoint: str | Path, out: str | Path = DEFAULT_MODEL, extra_files:
         stray.unlink()
     tokenizer.save_pretrained(out)
     (out / "LICENSE_WEIGHTS.md").write_text(WEIGHTS_LICENSE)
-    state = Path(checkpoint) / "trainer_state.json"
-    if state.exists():
+    state = _trainer_state(Path(checkpoint))
+    if state is not None:
         history = json.loads(state.read_text())
-        (out / "training_summary.json").write_text(
-            json.dumps(
-                {
-                    "checkpoint": str(checkpoint),
-                    "global_step": history.get("global_step"),
-                    "best_metric": history.get("best_metric"),
-                    "evaluations": [h for h in history["log_history"] if "eval_loss" in h],
-                },
-                indent=2,
-            )
-        )
+        summary = {
+            "checkpoint": str(checkpoint),
+            "global_step": history.get("global_step"),
+            "best_model_checkpoint": history.get("best_model_checkpoint"),
+            "best_metric": history.get("best_metric"),
+            "evaluations": [h for h in history["log_history"] if "eval_loss" in h],
+        }
+        if previous is not None:
+            summary["initialized_from"] = previous
+        (out / "training_summary.json").write_text(json.dumps(summary, indent=2))
     for f in extra_files:
         shutil.copy(f, out / Path(f).name)
     return out
@@ -64,5 +81,6 @@ if __name__ == "__main__":
     parser.add_argument("checkpoint")
     parser.add_argument("--out", default=DEFAULT_MODEL)
     parser.add_argument("--extra", nargs="*", default=[], help="files to copy in (evaluation JSONs, notes)")
+    parser.add_argument("--previous", default=None, help="training_summary.json of the model the run started from")
     args = parser.parse_args()
-    print(export(args.checkpoint, args.out, args.extra))
+    print(export(args.checkpoint, args.out, args.extra, args.previous))

@@ -1,0 +1,33 @@
+import json
+import shutil
+
+import numpy as np
+
+import velocity_bert as vb
+from velocity_bert.export import export
+
+
+def test_export_run_folder_keeps_history(tiny_model_dir, midi_file, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run)  # train.py leaves the best model at the top of the run folder
+    for step, loss in ((5, 2.0), (10, 1.5)):
+        ckpt = run / f"checkpoint-{step}"
+        ckpt.mkdir()
+        log = [{"step": s, "eval_loss": loss + 1 - s / 10} for s in range(5, step + 1, 5)] + [
+            {"step": step, "loss": 3.0}
+        ]
+        state = {"global_step": step, "best_metric": loss, "best_model_checkpoint": str(ckpt), "log_history": log}
+        (ckpt / "trainer_state.json").write_text(json.dumps(state))
+    previous = tmp_path / "previous.json"
+    previous.write_text(json.dumps({"global_step": 1200, "best_metric": 1.99}))
+
+    out = export(run, tmp_path / "bundled", previous_summary=previous)
+
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["global_step"] == 10 and summary["best_metric"] == 1.5  # the last checkpoint's state
+    assert [e["step"] for e in summary["evaluations"]] == [5, 10]
+    assert summary["initialized_from"] == {"global_step": 1200, "best_metric": 1.99}
+    assert not list(out.glob("*.py")) and (out / "LICENSE_WEIGHTS.md").is_file()
+    original = vb.load_pipeline(str(tiny_model_dir))(str(midi_file))["velocities"]
+    assert vb.load_pipeline(str(out))(str(midi_file))["velocities"] == original  # same weights, same output
+    assert np.asarray(original).size == len(vb.load_notes(midi_file))
