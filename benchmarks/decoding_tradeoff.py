@@ -1,12 +1,13 @@
-"""Accuracy against speed for the decoding options (mask-predict passes, window overlap).
+"""Accuracy against speed for the decoding options (mask-predict passes, window overlap, how the
+windows holding a note combine).
 
 Measured on VALIDATION files, so that choosing the defaults never looks at the test split:
 
     python benchmarks/decoding_tradeoff.py --files 16 [--model DIR] [--json F]
 
-For each setting (every velocity hidden, 5-second spans, or a random 15%) and each (passes, overlap) pair: the
-velocity measures on the hidden notes, decoding seconds, notes per second and x real time (the
-files' total duration over the decoding time). Files are spread evenly over the split's list so
+For each setting (every velocity hidden, 5-second spans, or a random 15%) and each (passes, overlap,
+combine) triple: the velocity measures on the hidden notes, decoding seconds, notes per second and
+x real time (the files' total duration over the decoding time). Files are spread evenly over the split's list so
 that several pieces are in.
 """
 
@@ -26,10 +27,18 @@ from velocity_bert.evaluation import hide
 from velocity_bert.metrics import velocity_metrics
 
 ASAP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "asap"
+# (passes, overlap, how windows combine)
 GRID = {
-    "all": [(4, 256), (3, 256), (2, 256), (1, 256), (4, 128), (2, 128)],
-    "span": [(1, 256), (2, 256), (4, 256)],
-    "random15": [(1, 256), (4, 256), (1, 128)],
+    "all": [
+        (4, 256, "mean"),
+        (3, 256, "mean"),
+        (2, 256, "mean"),
+        (1, 256, "mean"),
+        (2, 128, "mean"),
+        (2, 256, "owner"),
+    ],
+    "span": [(1, 256, "mean"), (2, 256, "mean"), (4, 256, "mean"), (1, 256, "owner")],
+    "random15": [(1, 256, "mean"), (4, 256, "mean"), (1, 128, "mean"), (1, 256, "owner")],
 }
 
 
@@ -50,8 +59,8 @@ def main():
     for setting, grid in GRID.items():
         rng = np.random.default_rng(0)
         hidden = [hide(n, setting, rng) for n in pieces]  # the same hidden notes for every option
-        for passes, overlap in grid:
-            options = DecodingOptions(passes=passes, overlap=overlap)
+        for passes, overlap, combine in grid:
+            options = DecodingOptions(passes=passes, overlap=overlap, combine=combine)
             pred, true, seconds = [], [], 0.0
             for notes, h in zip(pieces, hidden):
                 start = time.perf_counter()
@@ -60,12 +69,13 @@ def main():
                 pred.append(out[h])
                 true.append(notes.velocity[h])
             m = velocity_metrics(np.concatenate(pred), np.concatenate(true))
-            row = {"setting": setting, "passes": passes, "overlap": overlap, **m, "seconds": round(seconds, 2)}
+            row = {"setting": setting, "passes": passes, "overlap": overlap, "combine": combine, **m}
+            row["seconds"] = round(seconds, 2)
             row["notes_per_s"] = round(sum(len(n) for n in pieces) / seconds)
             row["x_real_time"] = round(duration / seconds, 1)
             rows.append(row)
             print(
-                f"{setting:<9} passes {passes} overlap {overlap:>3}: exact {m['exact']:.1%} within1 "
+                f"{setting:<9} passes {passes} overlap {overlap:>3} {combine:<5}: exact {m['exact']:.1%} within1 "
                 f"{m['within_one']:.1%} MAE {m['mae']:.2f} SD {m['pred_sd']:.1f} | {seconds:.1f} s, "
                 f"{row['x_real_time']}x real time",
                 flush=True,

@@ -115,3 +115,15 @@ def test_overlap_option(pipe):
     assert len(out["velocities"]) == len(vb.load_notes(score))
     with pytest.raises(ValueError, match="overlap"):
         pipe(score, overlap=pipe.model.config.window_length)
+
+
+def test_windows_combine(pipe):
+    make_score = __import__("tests.conftest", fromlist=["make_score"]).make_score
+    short = make_score(30, seed=1)
+    assert len(vb.load_notes(short)) <= pipe.model.config.window_length  # one window: nothing to combine
+    assert pipe(short, combine="owner")["velocities"] == pipe(short, combine="mean")["velocities"]
+    score = make_score(700, seed=3)
+    owner = pipe(score, passes=1, combine="owner")["velocities"]
+    assert pipe(score, passes=1, combine="mean")["velocities"] != owner  # overlapping windows vote
+    with pytest.raises(ValueError, match="combine"):
+        pipe(score, combine="max")

@@ -30,6 +30,10 @@ class DecodingOptions:
     # Notes shared by neighbouring windows; None uses the model's config.window_overlap. Less
     # overlap means fewer windows (faster) but less context for notes near a window's edge.
     overlap: int | None = None
+    # How the windows that hold a note combine: "mean" averages their predicted distributions
+    # (free: those windows are computed anyway; on validation it beat "owner", the window where
+    # the note sits most centrally, see BENCHMARKS.md).
+    combine: str = "mean"
     # After prediction: None keeps what the model predicts; (lo, hi) maps the 2nd-98th percentile
     # of the predicted velocities onto lo..hi (the dynamic range of the result).
     velocity_range: tuple[int, int] | None = None
@@ -110,6 +114,8 @@ def predict_levels(
     estimate = tokenizer.level_to_velocity(levels).astype(np.float64)
     if options.estimate not in ("mode", "median", "mean"):
         raise ValueError(f"estimate must be mode, median or mean, not {options.estimate!r}")
+    if options.combine not in ("mean", "owner"):
+        raise ValueError(f"combine must be mean or owner, not {options.combine!r}")
     if not hidden.any():
         return levels, estimate
     length = config.window_length
@@ -131,10 +137,19 @@ def predict_levels(
             model, [tokenizer.window(current, starts[w], starts[w] + length) for w in needed], options.batch_size
         )
         todo_idx = np.flatnonzero(todo)
-        # Gather each hidden note's row from its owner window in one indexing step.
-        offsets = np.cumsum([0] + [len(p) for p in probs_by_window])[:-1]
-        slot = np.searchsorted(needed, owner[todo_idx])
-        probs = np.concatenate(probs_by_window)[offsets[slot] + todo_idx - np.asarray(starts)[owner[todo_idx]]]
+        if options.combine == "mean":
+            # Every computed window that holds a note votes: average the distributions.
+            total_p = np.zeros((n, probs_by_window[0].shape[1]))
+            count = np.zeros(n)
+            for w, p in zip(needed, probs_by_window):
+                total_p[starts[w] : starts[w] + len(p)] += p
+                count[starts[w] : starts[w] + len(p)] += 1
+            probs = total_p[todo_idx] / count[todo_idx, None]
+        else:
+            # Gather each hidden note's row from its owner window in one indexing step.
+            offsets = np.cumsum([0] + [len(p) for p in probs_by_window])[:-1]
+            slot = np.searchsorted(needed, owner[todo_idx])
+            probs = np.concatenate(probs_by_window)[offsets[slot] + todo_idx - np.asarray(starts)[owner[todo_idx]]]
         if options.sample:
             p = probs ** (1.0 / max(options.temperature, 1e-6))
             p /= p.sum(axis=1, keepdims=True)

@@ -41,6 +41,7 @@ class VelocityPredictionPipeline(Pipeline):
         mask=None,
         passes: int | None = None,
         overlap: int | None = None,
+        combine: str | None = None,
         sample: bool | None = None,
         temperature: float | None = None,
         seed: int | None = None,
@@ -54,6 +55,7 @@ class VelocityPredictionPipeline(Pipeline):
             for k, v in dict(
                 passes=passes,
                 overlap=overlap,
+                combine=combine,
                 sample=sample,
                 temperature=temperature,
                 seed=seed,
