@@ -61,7 +61,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--notes", type=int, default=6000)
     parser.add_argument("--model", default=vb.DEFAULT_MODEL)
-    parser.add_argument("--passes", type=int, default=None, help="default: the pipeline's (auto)")
+    parser.add_argument("--passes", type=int, default=None, help="default: the pipeline's")
     parser.add_argument("--only", choices=("fill15", "all"), default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
@@ -70,7 +70,7 @@ def main():
     notes = vb.load_notes(score)
     duration = float(np.max(notes.onset_sec + notes.duration_sec))
     timed(pipe, score, None, 1)  # warm-up
-    result = {"notes": len(notes), "duration_s": round(duration, 1), "passes": args.passes or "auto"}
+    result = {"notes": len(notes), "duration_s": round(duration, 1), "passes": args.passes or "default"}
     settings = {"fill15": np.random.default_rng(0).random(len(notes)) < 0.15, "all": None}
     for name, mask in settings.items():
         if args.only and name != args.only:

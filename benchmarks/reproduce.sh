@@ -18,6 +18,8 @@ for setting in random15 all; do
 done
 velocity-bert evaluate "$model" --data "$data" --split test --setting all --estimate median \
     --json "$out/test_all_median.json"
+velocity-bert evaluate "$model" --data "$data" --split test --setting all --passes 2 \
+    --json "$out/test_all_2passes.json"   # iterative mask-predict, for comparison with the 1-pass default
 python benchmarks/decoding_tradeoff.py --files 16 --json "$out/decoding_tradeoff.json"
 python benchmarks/humanize_speed.py --notes 6000 --json "$out/humanize_6000.json"
 python benchmarks/humanize_speed.py --notes 6000 --passes 4 --json "$out/humanize_6000_4passes.json"  # the old default
@@ -25,3 +27,4 @@ python benchmarks/humanize_speed.py --notes 6000 --passes 4 --json "$out/humaniz
     2> "$out/humanize_17000_time.txt"
 python benchmarks/throughput.py --steps 10 --json "$out/throughput.json"
 velocity-bert analyze "$model" --data "$data" --split test --files 20 --out docs/analysis
+python benchmarks/accuracy_table.py > benchmarks/results/accuracy_table.md

@@ -98,14 +98,14 @@ def _windows_run(pipe, score, **kwargs) -> int:
     return sum(rows)
 
 
-def test_default_passes_follow_the_hidden_share(pipe):
+def test_passes_cost_one_encoder_run_each(pipe):
     score = __import__("tests.conftest", fromlist=["make_score"]).make_score(700, seed=3)
     n = len(vb.load_notes(score))
     windows = len(vb.decoding.window_starts(n, pipe.model.config.window_length, pipe.model.config.window_overlap))
-    assert _windows_run(pipe, score) == 2 * windows  # everything hidden: 2 mask-predict passes
+    assert _windows_run(pipe, score) == windows  # default: one pass
     assert _windows_run(pipe, score, passes=3) == 3 * windows
     mask = np.random.default_rng(0).random(n) < 0.15  # spread over the piece: every window owns some
-    assert _windows_run(pipe, score, mask=mask) == windows  # a few hidden: 1 pass
+    assert _windows_run(pipe, score, mask=mask, passes=2) == 2 * windows
 
 
 def test_overlap_option(pipe):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 MIDI_SUFFIXES = (".mid", ".midi")
-PASSES_HELP = "mask-predict passes (default: 2 when most notes are hidden, else 1)"
+PASSES_HELP = "mask-predict passes (default 1: more were less accurate on validation)"
 OVERLAP_HELP = "notes shared by neighbouring windows (default: the model's window_overlap)"
 
 
@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test", choices=("train", "validation", "test"))
     e.add_argument("--setting", default="random15", choices=("random15", "span", "all"))
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--passes", type=int, default=None, help=PASSES_HELP)
+    e.add_argument("--passes", type=int, default=1, help=PASSES_HELP)
     e.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
     e.add_argument("--files", type=int, default=None, help="only the first N files")
     e.add_argument("--estimate", default="mode", choices=("mode", "median", "mean"), help="point estimate")

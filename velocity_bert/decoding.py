@@ -17,8 +17,10 @@ VELOCITY = FIELDS.index("velocity")
 
 @dataclass
 class DecodingOptions:
-    # Mask-predict passes; each fixes a further share of the hidden notes. None: auto_passes().
-    passes: int | None = None
+    # Mask-predict passes; each fixes a further share of the hidden notes. 1 is the default because
+    # on ASAP validation more passes were less accurate in every setting and cost one encoder run
+    # each (benchmarks/decoding_tradeoff.py, BENCHMARKS.md).
+    passes: int = 1
     sample: bool = False  # sample levels instead of taking the most likely one
     temperature: float = 1.0
     # Point estimate when not sampling: "mode" (most likely level: best exact-level accuracy),
@@ -37,13 +39,6 @@ class DecodingOptions:
     # After prediction: None keeps what the model predicts; (lo, hi) maps the 2nd-98th percentile
     # of the predicted velocities onto lo..hi (the dynamic range of the result).
     velocity_range: tuple[int, int] | None = None
-
-
-def auto_passes(hidden_share: float) -> int:
-    """Default passes. Measured on ASAP validation (benchmarks/decoding_tradeoff.py, BENCHMARKS.md):
-    with 15% hidden, 4 passes are no more accurate than 1 and 4x slower; with everything hidden,
-    2 passes are as accurate as 3 or 4 and 2x faster than 4."""
-    return 2 if hidden_share > 0.5 else 1
 
 
 def window_starts(n: int, length: int, overlap: int) -> list[int]:
@@ -127,7 +122,7 @@ def predict_levels(
     rng = np.random.default_rng(options.seed)
     todo = hidden.copy()
     total = int(hidden.sum())
-    passes = max(1, min(options.passes or auto_passes(total / n), total))
+    passes = max(1, min(options.passes, total))
     for k in range(1, passes + 1):
         current = ids.copy()
         current[todo, VELOCITY] = MASK_ID

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import list_files
-from .decoding import DecodingOptions, auto_passes, predict_velocities
+from .decoding import DecodingOptions, predict_velocities
 from .metrics import velocity_metrics
 from .notes import MidiInputError, Notes, load_notes
 
@@ -142,7 +142,7 @@ def evaluate(
         "files": len(pieces),
         "pieces": len(set(pieces)),
         "train_median_velocity": median,
-        "passes": options.passes or auto_passes(1.0 if setting == "all" else HIDDEN_SHARE),
+        "passes": options.passes,
         "overlap": model.config.window_overlap if options.overlap is None else options.overlap,
         "estimate": options.estimate,
         "results": {
