@@ -105,7 +105,8 @@ def test_passes_cost_one_encoder_run_each(pipe):
     assert _windows_run(pipe, score) == windows  # default: one pass
     assert _windows_run(pipe, score, passes=3) == 3 * windows
     mask = np.random.default_rng(0).random(n) < 0.15  # spread over the piece: every window owns some
-    assert _windows_run(pipe, score, mask=mask, passes=2) == 2 * windows
+    # The second pass skips windows that own no note still hidden.
+    assert windows < _windows_run(pipe, score, mask=mask, passes=2) <= 2 * windows
 
 
 def test_overlap_option(pipe):
