@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +22,7 @@ import numpy as np
 import velocity_bert as vb
 from velocity_bert.data import list_files
 from velocity_bert.decoding import DecodingOptions, predict_velocities
-from velocity_bert.evaluation import hide
-from velocity_bert.metrics import velocity_metrics
+from velocity_bert.evaluation import evaluate
 
 ASAP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "asap"
 # (passes, overlap, how windows combine)
@@ -53,25 +51,26 @@ def main():
     every = list_files(args.data, "validation")
     files = every[:: max(1, len(every) // args.files)][: args.files]
     pieces = [vb.load_notes(f) for f in files]
+    notes = sum(len(n) for n in pieces)
     duration = sum(float(np.max(n.onset_sec + n.duration_sec)) for n in pieces)
-    predict_velocities(pipe.model, pipe.velocity_tokenizer, pieces[0], None, DecodingOptions(passes=1))  # warm-up
+    predict_velocities(pipe.model, pipe.velocity_tokenizer, pieces[0], None, DecodingOptions())  # warm-up
     rows = []
     for setting, grid in GRID.items():
-        rng = np.random.default_rng(0)
-        hidden = [hide(n, setting, rng) for n in pieces]  # the same hidden notes for every option
         for passes, overlap, combine in grid:
-            options = DecodingOptions(passes=passes, overlap=overlap, combine=combine)
-            pred, true, seconds = [], [], 0.0
-            for notes, h in zip(pieces, hidden):
-                start = time.perf_counter()
-                out = predict_velocities(pipe.model, pipe.velocity_tokenizer, notes, h, options)
-                seconds += time.perf_counter() - start
-                pred.append(out[h])
-                true.append(notes.velocity[h])
-            m = velocity_metrics(np.concatenate(pred), np.concatenate(true))
+            # evaluate() hides the same notes for every option (seed 0, files in the same order).
+            report = evaluate(
+                pipe.model,
+                pipe.velocity_tokenizer,
+                args.data,
+                setting=setting,
+                options=DecodingOptions(passes=passes, overlap=overlap, combine=combine),
+                progress=False,
+                files=files,
+            )
+            m, seconds = report["results"]["velocity_bert"], report["decode_seconds"]
             row = {"setting": setting, "passes": passes, "overlap": overlap, "combine": combine, **m}
             row["seconds"] = round(seconds, 2)
-            row["notes_per_s"] = round(sum(len(n) for n in pieces) / seconds)
+            row["notes_per_s"] = round(notes / seconds)
             row["x_real_time"] = round(duration / seconds, 1)
             rows.append(row)
             print(
@@ -80,7 +79,7 @@ def main():
                 f"{row['x_real_time']}x real time",
                 flush=True,
             )
-    report = {"model": str(args.model), "files": [str(f) for f in files], "notes": sum(len(n) for n in pieces)}
+    report = {"model": str(args.model), "files": [str(f) for f in files], "notes": notes}
     report.update(duration_s=round(duration, 1), rows=rows)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))

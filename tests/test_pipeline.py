@@ -4,6 +4,7 @@ import symusic
 from transformers import pipeline
 
 import velocity_bert as vb
+from tests.conftest import make_score
 from tests.test_modeling import run_without_package
 from tests.test_notes import assert_same_but_velocities
 
@@ -51,9 +52,9 @@ def test_sampling_seeds_and_range(pipe, midi_file):
 
 
 def test_long_piece_uses_many_windows(pipe):
-    score = make_long = __import__("tests.conftest", fromlist=["make_score"]).make_score(700, seed=3)
+    score = make_score(700, seed=3)
     out = pipe(score, passes=3)
-    assert len(out["velocities"]) == len(vb.load_notes(make_long))
+    assert len(out["velocities"]) == len(vb.load_notes(score))
 
 
 def test_task_name_with_registered_package(tiny_model_dir, midi_file):
@@ -99,7 +100,7 @@ def _windows_run(pipe, score, **kwargs) -> int:
 
 
 def test_passes_cost_one_encoder_run_each(pipe):
-    score = __import__("tests.conftest", fromlist=["make_score"]).make_score(700, seed=3)
+    score = make_score(700, seed=3)
     n = len(vb.load_notes(score))
     windows = len(vb.decoding.window_starts(n, pipe.model.config.window_length, pipe.model.config.window_overlap))
     assert _windows_run(pipe, score) == windows  # default: one pass
@@ -110,7 +111,7 @@ def test_passes_cost_one_encoder_run_each(pipe):
 
 
 def test_overlap_option(pipe):
-    score = __import__("tests.conftest", fromlist=["make_score"]).make_score(700, seed=3)
+    score = make_score(700, seed=3)
     assert _windows_run(pipe, score, passes=1, overlap=0) < _windows_run(pipe, score, passes=1)
     out = pipe(score, overlap=0)
     assert len(out["velocities"]) == len(vb.load_notes(score))
@@ -119,7 +120,6 @@ def test_overlap_option(pipe):
 
 
 def test_windows_combine(pipe):
-    make_score = __import__("tests.conftest", fromlist=["make_score"]).make_score
     short = make_score(30, seed=1)
     assert len(vb.load_notes(short)) <= pipe.model.config.window_length  # one window: nothing to combine
     assert pipe(short, combine="owner")["velocities"] == pipe(short, combine="mean")["velocities"]

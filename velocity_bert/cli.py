@@ -28,8 +28,14 @@ def _load(model_path: str):
     return velocity_bert.load_pipeline(path)
 
 
-def _options(args) -> dict:
+def _decoding_options(args) -> dict:
+    """The decoding flags humanize and evaluate share; unset ones keep DecodingOptions' defaults."""
     opts = {"passes": args.passes, "overlap": args.overlap, "estimate": args.estimate}
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+def _options(args) -> dict:
+    opts = _decoding_options(args)
     if args.seed is not None:  # a seed asks for one of many renditions: sample
         opts.update(sample=True, seed=args.seed, temperature=args.temperature)
     if args.range:
@@ -103,7 +109,7 @@ def cmd_evaluate(args) -> int:
         split=args.split,
         setting=args.setting,
         seed=args.seed,
-        options=DecodingOptions(passes=args.passes, overlap=args.overlap, estimate=args.estimate),
+        options=DecodingOptions(**_decoding_options(args)),
         max_files=args.files,
     )
     print(format_table(report))
@@ -169,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test", choices=("train", "validation", "test"))
     e.add_argument("--setting", default="random15", choices=("random15", "span", "all"))
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--passes", type=int, default=1, help=PASSES_HELP)
+    e.add_argument("--passes", type=int, default=None, help=PASSES_HELP)
     e.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
     e.add_argument("--files", type=int, default=None, help="only the first N files")
     e.add_argument("--estimate", default="mode", choices=("mode", "median", "mean"), help="point estimate")

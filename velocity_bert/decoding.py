@@ -41,6 +41,11 @@ class DecodingOptions:
     velocity_range: tuple[int, int] | None = None
 
 
+def window_overlap(config, options: DecodingOptions) -> int:
+    """The overlap decoding uses: the option when set, else the model's."""
+    return config.window_overlap if options.overlap is None else options.overlap
+
+
 def window_starts(n: int, length: int, overlap: int) -> list[int]:
     """Starts of windows of `length` notes, stepping by length - overlap, the last flush with the end."""
     if n <= length:
@@ -114,7 +119,7 @@ def predict_levels(
     if not hidden.any():
         return levels, estimate
     length = config.window_length
-    overlap = config.window_overlap if options.overlap is None else options.overlap
+    overlap = window_overlap(config, options)
     if not 0 <= overlap < length:
         raise ValueError(f"overlap must be in 0..{length - 1}, not {overlap}")
     starts = window_starts(n, length, overlap)
