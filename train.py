@@ -6,7 +6,9 @@ accelerate launch train.py ...        # or: torchrun --nproc_per_node 8 train.py
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import sys
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -75,9 +77,25 @@ def compute_metrics(prediction, baseline_level: int) -> dict:
     return metrics
 
 
+def save_run_arguments(output_dir: str, model_args, data_args, mask_args, training_args) -> None:
+    """The recipe, next to the checkpoints, so export.py can put it in the shipped training summary
+    (Trainer's training_args.bin is a pickle and lacks our own arguments)."""
+    arguments = {
+        "command": sys.argv,
+        "model": asdict(model_args),
+        "data": asdict(data_args),
+        "masking": asdict(mask_args),
+        "training": json.loads(training_args.to_json_string()),
+    }
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    (Path(output_dir) / "run_arguments.json").write_text(json.dumps(arguments, indent=2))
+
+
 def main():
     parser = HfArgumentParser((ModelArguments, DataArguments, MaskingArguments, TrainingArguments))
     model_args, data_args, mask_args, training_args = parser.parse_args_into_dataclasses()
+    if training_args.process_index == 0:
+        save_run_arguments(training_args.output_dir, model_args, data_args, mask_args, training_args)
 
     if model_args.model_name_or_path:
         tokenizer = VelocityBertTokenizer.from_pretrained(model_args.model_name_or_path)
@@ -129,7 +147,8 @@ def main():
         preprocess_logits_for_metrics=lambda logits, labels: logits.argmax(-1),
         compute_metrics=lambda p: compute_metrics(p, baseline),
     )
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trained = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.save_metrics("train", trained.metrics)  # train_runtime etc., for the shipped summary
     if trainer.is_world_process_zero():
         save_model_folder(trainer.model, tokenizer, training_args.output_dir)
     metrics = trainer.evaluate()

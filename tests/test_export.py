@@ -18,6 +18,8 @@ def test_export_run_folder_keeps_history(tiny_model_dir, midi_file, tmp_path):
         ]
         state = {"global_step": step, "best_metric": loss, "best_model_checkpoint": str(ckpt), "log_history": log}
         (ckpt / "trainer_state.json").write_text(json.dumps(state))
+    (run / "run_arguments.json").write_text(json.dumps({"masking": {"mask_ratio": 0.6}}))
+    (run / "all_results.json").write_text(json.dumps({"train_runtime": 12.5}))
     previous = tmp_path / "previous.json"
     previous.write_text(json.dumps({"global_step": 1200, "best_metric": 1.99}))
 
@@ -26,6 +28,8 @@ def test_export_run_folder_keeps_history(tiny_model_dir, midi_file, tmp_path):
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["global_step"] == 10 and summary["best_metric"] == 1.5  # the last checkpoint's state
     assert [e["step"] for e in summary["evaluations"]] == [5, 10]
+    assert summary["arguments"]["masking"]["mask_ratio"] == 0.6  # the recipe travels with the weights
+    assert summary["final_metrics"]["train_runtime"] == 12.5
     assert summary["initialized_from"] == {"global_step": 1200, "best_metric": 1.99}
     assert not list(out.glob("*.py")) and (out / "LICENSE_WEIGHTS.md").is_file()
     original = vb.load_pipeline(str(tiny_model_dir))(str(midi_file))["velocities"]

@@ -77,3 +77,7 @@ def test_train_lowers_loss_and_beats_constant(asap, tmp_path):
     # the output folder is a complete model folder
     for name in ("config.json", "model.safetensors", "velocity_tokenizer.json", "pipeline_velocity_bert.py"):
         assert (out / name).exists(), name
+    recipe = json.loads((out / "run_arguments.json").read_text())  # what export.py ships in the summary
+    assert recipe["model"]["hidden_size"] == 64 and recipe["training"]["learning_rate"] == 2e-3
+    assert recipe["masking"]["mask_random"] == 0.5 and "--max_steps" in recipe["command"]
+    assert json.loads((out / "all_results.json").read_text())["train_runtime"] > 0
