@@ -94,7 +94,7 @@ def save_run_arguments(output_dir: str, model_args, data_args, mask_args, traini
 def main():
     parser = HfArgumentParser((ModelArguments, DataArguments, MaskingArguments, TrainingArguments))
     model_args, data_args, mask_args, training_args = parser.parse_args_into_dataclasses()
-    if training_args.process_index == 0:
+    if training_args.should_save:  # the main process only
         save_run_arguments(training_args.output_dir, model_args, data_args, mask_args, training_args)
 
     if model_args.model_name_or_path:

@@ -69,10 +69,10 @@ def export(
             "evaluations": [h for h in history["log_history"] if "eval_loss" in h],
         }
         run = Path(checkpoint).parent if Path(checkpoint).name.startswith("checkpoint-") else Path(checkpoint)
-        if (run / "run_arguments.json").exists():  # written by train.py
-            summary["arguments"] = json.loads((run / "run_arguments.json").read_text())
-        if (run / "all_results.json").exists():  # Trainer's final metrics, with train_runtime
-            summary["final_metrics"] = json.loads((run / "all_results.json").read_text())
+        # train.py's recipe and Trainer's final metrics (train_runtime), when the run wrote them.
+        for key, name in (("arguments", "run_arguments.json"), ("final_metrics", "all_results.json")):
+            if (run / name).exists():
+                summary[key] = json.loads((run / name).read_text())
         if previous is not None:
             summary["initialized_from"] = previous
         (out / "training_summary.json").write_text(json.dumps(summary, indent=2))
