@@ -4,6 +4,7 @@ windows holding a note combine).
 Measured on VALIDATION files, so that choosing the defaults never looks at the test split:
 
     python benchmarks/decoding_tradeoff.py --files 16 [--model DIR] [--json F]
+    python benchmarks/decoding_tradeoff.py --table F.json   # BENCHMARKS.md's table from a saved run
 
 For each setting (every velocity hidden, 5-second spans, or a random 15%) and each (passes, overlap,
 combine) triple: the velocity measures on the hidden notes, decoding seconds, notes per second and
@@ -41,13 +42,27 @@ GRID = {
 }
 
 
+def print_table(report: dict) -> None:
+    print("| setting | passes | overlap | windows combine | exact | within 1 | MAE | SD | seconds | x real time |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in report["rows"]:
+        print(
+            f"| {r['setting']} | {r['passes']} | {r['overlap']} | {r['combine']} | {r['exact']:.1%} "
+            f"| {r['within_one']:.1%} | {r['mae']:.2f} | {r['pred_sd']:.1f} | {r['seconds']:.1f} | {r['x_real_time']:.0f}x |"
+        )
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=vb.DEFAULT_MODEL)
     parser.add_argument("--data", default=str(ASAP))
     parser.add_argument("--files", type=int, default=16)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--table", default=None, help="print the markdown table of a saved --json file and stop")
     args = parser.parse_args()
+    if args.table:
+        print_table(json.loads(Path(args.table).read_text()))
+        return
     pipe = vb.load_pipeline(args.model)
     every = list_files(args.data, "validation")
     files = every[:: max(1, len(every) // args.files)][: args.files]
