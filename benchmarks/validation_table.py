@@ -10,18 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-
-def last_state(run_dir: Path) -> dict:
-    """The final trainer_state.json holds every evaluation of the run, resumed parts included."""
-    top = run_dir / "trainer_state.json"
-    if top.exists():
-        return json.loads(top.read_text())
-    checkpoints = sorted(
-        run_dir.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1])
-    )
-    if not checkpoints:
-        raise SystemExit(f"error: no trainer_state.json in {run_dir}")
-    return json.loads(checkpoints[-1].read_text())
+from velocity_bert.export import trainer_state_path
 
 
 def main():
@@ -29,7 +18,10 @@ def main():
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--label", default="run", help="column header, e.g. 'run 4'")
     args = parser.parse_args()
-    evals = [h for h in last_state(args.run_dir)["log_history"] if "eval_loss" in h]
+    state = trainer_state_path(args.run_dir)  # the last one holds every evaluation, resumed parts included
+    if state is None:
+        raise SystemExit(f"error: no trainer_state.json in {args.run_dir}")
+    evals = [h for h in json.loads(state.read_text())["log_history"] if "eval_loss" in h]
     print(f"| step ({args.label}) | eval loss | exact | within 1 | MAE (level velocities) | SD of pred. |")
     print("|---|---|---|---|---|---|")
     for h in evals:

@@ -23,7 +23,7 @@ https://creativecommons.org/licenses/by-nc-sa/4.0/
 """
 
 
-def _trainer_state(folder: Path) -> Path | None:
+def trainer_state_path(folder: Path) -> Path | None:
     """trainer_state.json of a checkpoint, or of the last checkpoint in a run folder (train.py saves
     the best model at the top of the run folder, without Trainer's state)."""
     if (folder / "trainer_state.json").exists():
@@ -58,7 +58,7 @@ def export(
         stray.unlink()
     tokenizer.save_pretrained(out)
     (out / "LICENSE_WEIGHTS.md").write_text(WEIGHTS_LICENSE)
-    state = _trainer_state(Path(checkpoint))
+    state = trainer_state_path(Path(checkpoint))
     if state is not None:
         history = json.loads(state.read_text())
         summary = {
