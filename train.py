@@ -47,9 +47,13 @@ class DataArguments:
 
 @dataclass
 class MaskingArguments:
-    mask_random: float = field(default=0.5, metadata={"help": "share of sequences with 15% random notes hidden"})
-    mask_span: float = field(default=0.2, metadata={"help": "share with contiguous spans hidden"})
-    mask_ratio: float = field(default=0.3, metadata={"help": "share with a uniform 0-100% of notes hidden"})
+    mask_random: float = field(
+        default=MaskingMix.random, metadata={"help": "share of sequences with 15% random notes hidden"}
+    )
+    mask_span: float = field(default=MaskingMix.span, metadata={"help": "share with contiguous spans hidden"})
+    mask_ratio: float = field(
+        default=MaskingMix.ratio, metadata={"help": "share with a uniform 0-100% of notes hidden"}
+    )
 
 
 def fixed_eval_masking(ds, config: VelocityBertConfig, seed: int):

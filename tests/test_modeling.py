@@ -30,6 +30,18 @@ def test_auto_classes_build_the_model():
     assert isinstance(AutoModel.from_config(config), vb.VelocityBertModel)
 
 
+def test_fresh_weights_follow_bert_init():
+    config = tiny_config(initializer_range=0.05)
+    model = vb.VelocityBertForMaskedVelocity(config)
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    weights = torch.cat([m.weight.flatten() for m in linears])
+    assert abs(weights.std().item() - 0.05) < 0.005 and all(not m.bias.any() for m in linears)
+    for embedding in model.velocity_bert.embeddings.fields:
+        assert not embedding.weight[config.pad_token_id].any() and embedding.weight.std() > 0.03
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert all(bool((m.weight == 1).all() and not m.bias.any()) for m in norms)
+
+
 def test_head_only_where_hidden_and_loss():
     config = tiny_config()
     model = vb.VelocityBertForMaskedVelocity(config).eval()

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from velocity_bert.masking import MaskingMix
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -79,5 +81,5 @@ def test_train_lowers_loss_and_beats_constant(asap, tmp_path):
         assert (out / name).exists(), name
     recipe = json.loads((out / "run_arguments.json").read_text())  # what export.py ships in the summary
     assert recipe["model"]["hidden_size"] == 64 and recipe["training"]["learning_rate"] == 2e-3
-    assert recipe["masking"]["mask_random"] == 0.5 and "--max_steps" in recipe["command"]
+    assert recipe["masking"]["mask_random"] == MaskingMix.random and "--max_steps" in recipe["command"]
     assert json.loads((out / "all_results.json").read_text())["train_runtime"] > 0

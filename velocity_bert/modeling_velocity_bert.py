@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 from transformers import PreTrainedModel
+from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
@@ -129,6 +130,22 @@ class VelocityBertPreTrainedModel(PreTrainedModel):
         "AutoModel": "modeling_velocity_bert.VelocityBertModel",
         "AutoModelForMaskedLM": "modeling_velocity_bert.VelocityBertForMaskedVelocity",
     }
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """BERT's scheme, spelled out so that a change in the library's generic fallback cannot
+        change how our models start; padding rows stay zero so padded notes add nothing."""
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
+                init.zeros_(module.weight[module.padding_idx])
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **self.AUTO_MAP}
