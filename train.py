@@ -15,7 +15,7 @@ import numpy as np
 from transformers import HfArgumentParser, Trainer, TrainingArguments
 
 from velocity_bert import VelocityBertConfig, VelocityBertForMaskedVelocity, VelocityBertTokenizer, save_model_folder
-from velocity_bert.data import build_windows, list_files
+from velocity_bert.data import WindowArrays, build_windows, list_files
 from velocity_bert.masking import MaskingCollator, MaskingMix, apply_mask, choose_hidden
 from velocity_bert.metrics import level_metrics
 
@@ -134,8 +134,9 @@ def main():
             ).remove_columns(["path", "start"])
         eval_ds = fixed_eval_masking(splits["validation"], config, data_args.eval_seed).remove_columns("levels")
 
+    train_ds = WindowArrays(splits["train"])
     # The constant baseline every run must beat: the train split's median level.
-    baseline = int(np.median(np.concatenate([np.asarray(x) for x in splits["train"]["levels"]])))
+    baseline = int(np.median(train_ds.levels))
     mix = MaskingMix(random=mask_args.mask_random, span=mask_args.mask_span, ratio=mask_args.mask_ratio)
     collator = MaskingCollator(mix, config.velocity_token_offset, config.num_velocity_levels, seed=training_args.seed)
     training_args.remove_unused_columns = False
@@ -144,7 +145,7 @@ def main():
     trainer = Trainer(
         model=model,
         args=training_args,
-        train_dataset=splits["train"],
+        train_dataset=train_ds,
         eval_dataset=eval_ds,
         data_collator=collator,
         processing_class=tokenizer,

@@ -2,7 +2,7 @@ import numpy as np
 
 from tests.conftest import make_score
 from velocity_bert import VelocityBertTokenizer, load_notes
-from velocity_bert.data import build_windows, list_files
+from velocity_bert.data import WindowArrays, build_windows, list_files
 from velocity_bert.decoding import window_starts
 
 
@@ -64,3 +64,16 @@ def test_build_windows_keeps_whole_pieces_and_caches(tmp_path):
     assert list((tmp_path / "cache").glob("windows-*.arrow"))
     again = build_windows(files, tok, window_length=64, overlap=16, cache_dir=tmp_path / "cache")
     assert again.cache_files == ds.cache_files
+
+
+def test_window_arrays_match_the_dataset_rows(tmp_path):
+    files = [write(tmp_path / f"{i}.mid", seed=i, n=90 + 40 * i) for i in range(3)]
+    ds = build_windows(files, VelocityBertTokenizer(), window_length=64, overlap=16)
+    arrays = WindowArrays(ds)
+    assert len(arrays) == len(ds) > 3
+    for i, row in enumerate(ds):
+        assert arrays[i]["input_ids"].dtype == np.int16
+        np.testing.assert_array_equal(arrays[i]["input_ids"], np.asarray(row["input_ids"]))
+        np.testing.assert_array_equal(arrays[i]["levels"], np.asarray(row["levels"]))
+    assert len(WindowArrays(ds.select(range(2, 4)))) == 2
+    np.testing.assert_array_equal(WindowArrays(ds.select(range(2, 4)))[1]["levels"], ds[3]["levels"])

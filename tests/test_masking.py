@@ -75,3 +75,17 @@ def test_seeded_collator_is_reproducible(seed):
     a = MaskingCollator(seed=seed)(features())
     b = MaskingCollator(seed=seed)(features())
     assert all((a[k] == b[k]).all() for k in a)
+
+
+@pytest.mark.parametrize("seed", [0, None])
+def test_dataloader_workers_hide_different_notes(seed):
+    """Each worker holds a copy of the collator: the same window must not get the same mask in
+    every worker's first batch."""
+    import torch
+
+    row = features(1)[0]
+    loader = torch.utils.data.DataLoader(
+        [row] * 4, batch_size=1, num_workers=2, collate_fn=MaskingCollator(seed=seed), multiprocessing_context="fork"
+    )
+    first, second = list(loader)[:2]  # batch 0 from worker 0, batch 1 from worker 1
+    assert not torch.equal(first["labels"], second["labels"])

@@ -81,9 +81,21 @@ class MaskingCollator:
         self.mix = mix or MaskingMix()
         self.velocity_offset = velocity_offset
         self.num_levels = num_levels
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
+        self._worker = None
+
+    def _worker_rng(self) -> np.random.Generator:
+        """DataLoader workers each get a copy of this collator, random state included: without a
+        reseed every worker would hide the same pattern of notes in its n-th batch."""
+        info = torch.utils.data.get_worker_info()
+        if info is not None and info.id != self._worker:
+            self._worker = info.id
+            self.rng = np.random.default_rng(None if self.seed is None else [self.seed, info.id])
+        return self.rng
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        rng = self._worker_rng()
         length = max(len(f["input_ids"]) for f in features)
         batch = len(features)
         input_ids = np.full((batch, length, len(FIELDS)), PAD_ID, dtype=np.int64)
@@ -95,9 +107,9 @@ class MaskingCollator:
             if "labels" in f and f["labels"] is not None:
                 lab = np.asarray(f["labels"], dtype=np.int64)
             else:
-                hidden, mode = choose_hidden(n, self.mix, self.rng)
+                hidden, mode = choose_hidden(n, self.mix, rng)
                 ids, lab = apply_mask(
-                    ids, np.asarray(f["levels"]), hidden, mode, self.rng, self.velocity_offset, self.num_levels
+                    ids, np.asarray(f["levels"]), hidden, mode, rng, self.velocity_offset, self.num_levels
                 )
             input_ids[i, :n], labels[i, :n], attention_mask[i, :n] = ids, lab, 1
         return {
