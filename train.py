@@ -15,6 +15,7 @@ import numpy as np
 from transformers import HfArgumentParser, Trainer, TrainingArguments
 
 from velocity_bert import VelocityBertConfig, VelocityBertForMaskedVelocity, VelocityBertTokenizer, save_model_folder
+from velocity_bert.augmentation import Transpose
 from velocity_bert.data import WindowArrays, build_windows, list_files
 from velocity_bert.masking import MaskingCollator, MaskingMix, apply_mask, choose_hidden
 from velocity_bert.metrics import level_metrics
@@ -43,6 +44,9 @@ class DataArguments:
     max_train_files: int | None = None
     max_eval_files: int | None = None
     eval_seed: int = 0
+    pitch_shift: int = field(
+        default=0, metadata={"help": "transpose each training window by up to this many semitones (0: off)"}
+    )
 
 
 @dataclass
@@ -138,7 +142,10 @@ def main():
     # The constant baseline every run must beat: the train split's median level.
     baseline = int(np.median(train_ds.levels))
     mix = MaskingMix(random=mask_args.mask_random, span=mask_args.mask_span, ratio=mask_args.mask_ratio)
-    collator = MaskingCollator(mix, config.velocity_token_offset, config.num_velocity_levels, seed=training_args.seed)
+    augment = Transpose(data_args.pitch_shift, tokenizer.pitch_token_range) if data_args.pitch_shift else None
+    collator = MaskingCollator(
+        mix, config.velocity_token_offset, config.num_velocity_levels, seed=training_args.seed, augment=augment
+    )
     training_args.remove_unused_columns = False
     # We push once at the end, with hub_upload.py's layout and card, not Trainer's checkpoints.
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False

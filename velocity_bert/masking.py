@@ -8,6 +8,7 @@ flat file (nothing visible, then iterative mask-predict). Each sequence therefor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,7 +78,15 @@ class MaskingCollator:
     """Pads windows and hides velocities. Windows that already carry `labels` (a fixed evaluation
     masking) are only padded."""
 
-    def __init__(self, mix: MaskingMix | None = None, velocity_offset: int = 4, num_levels: int = 32, seed=None):
+    def __init__(
+        self,
+        mix: MaskingMix | None = None,
+        velocity_offset: int = 4,
+        num_levels: int = 32,
+        seed=None,
+        augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    ):
+        self.augment = augment  # applied to training windows before masking (see augmentation.py)
         self.mix = mix or MaskingMix()
         self.velocity_offset = velocity_offset
         self.num_levels = num_levels
@@ -107,6 +116,8 @@ class MaskingCollator:
             if "labels" in f and f["labels"] is not None:
                 lab = np.asarray(f["labels"], dtype=np.int64)
             else:
+                if self.augment is not None:
+                    ids = self.augment(ids, rng)
                 hidden, mode = choose_hidden(n, self.mix, rng)
                 ids, lab = apply_mask(
                     ids, np.asarray(f["levels"]), hidden, mode, rng, self.velocity_offset, self.num_levels

@@ -89,6 +89,12 @@ class VelocityBertTokenizer:
         return [sizes[f] for f in FIELDS]
 
     @property
+    def pitch_token_range(self) -> tuple[int, int]:
+        """First and last pitch token id; one id per semitone, so a transposition is an offset."""
+        assert np.all(np.diff(self._pitch_ids) == 1)
+        return int(self._pitch_ids[0]), int(self._pitch_ids[-1])
+
+    @property
     def num_velocities(self) -> int:
         return len(self.velocities)
 
