@@ -120,8 +120,8 @@ def build_windows(
 class WindowArrays(torch.utils.data.Dataset):
     """The windows of a `build_windows` dataset as numpy views, for the training DataLoader.
 
-    `datasets` turns each nested-list row into numpy one value at a time (about 1.5 ms a window,
-    so 0.2 s per batch of 128): enough to starve a GPU. Flattening the Arrow columns once gives the
+    `datasets` turns each nested-list row into numpy one value at a time (about 2 ms a window,
+    0.24 s per batch of 128): enough to starve a GPU. Flattening the Arrow columns once gives the
     same windows in ~0.1 s for all of ASAP. Hand-written: datasets has no zero-copy path for
     ragged 2-D rows.
     """
