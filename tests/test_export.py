@@ -2,6 +2,9 @@ import json
 import shutil
 
 import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
 
 import velocity_bert as vb
 from velocity_bert.export import export
@@ -35,3 +38,24 @@ def test_export_run_folder_keeps_history(tiny_model_dir, midi_file, tmp_path):
     original = vb.load_pipeline(str(tiny_model_dir))(str(midi_file))["velocities"]
     assert vb.load_pipeline(str(out))(str(midi_file))["velocities"] == original  # same weights, same output
     assert np.asarray(original).size == len(vb.load_notes(midi_file))
+
+
+def test_float16_weights_halve_the_file_and_load_as_float32(tiny_model_dir, midi_file, tmp_path):
+    full = export(tiny_model_dir, tmp_path / "full")
+    half = export(tiny_model_dir, tmp_path / "half", weights_dtype="float16")
+
+    with safe_open(half / "model.safetensors", "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    assert (half / "model.safetensors").stat().st_size < 0.6 * (full / "model.safetensors").stat().st_size
+    model = vb.VelocityBertForMaskedVelocity.from_pretrained(half)  # dtype "auto" reads config.json
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    reference = vb.VelocityBertForMaskedVelocity.from_pretrained(full).eval()
+    ids = torch.randint(4, 20, (1, 16, len(reference.config.field_vocab_sizes)))
+    with torch.no_grad():
+        a, b = reference(input_ids=ids).logits, model.eval()(input_ids=ids).logits
+    assert torch.allclose(a, b, atol=1e-2) and not torch.equal(a, b)  # rounded, not reloaded in full
+
+
+def test_export_refuses_an_unknown_weights_dtype(tiny_model_dir, tmp_path):
+    with pytest.raises(ValueError, match="weights_dtype"):
+        export(tiny_model_dir, tmp_path / "x", weights_dtype="int8")

@@ -27,6 +27,16 @@ def test_velocity_levels_are_miditoks():
     assert tok.level_to_velocity(tok.velocity_to_level(tok.velocities)).tolist() == tok.velocities.tolist()
 
 
+def test_level_bounds_tile_the_velocity_line():
+    tok = VelocityBertTokenizer()
+    lo, hi = tok.level_bounds()
+    assert lo[0] == 0.5 and hi[-1] == 127.5 and np.array_equal(lo[1:], hi[:-1])
+    assert np.all((lo <= tok.velocities) & (tok.velocities <= hi))
+    velocity = np.arange(1, 128)
+    level = tok.velocity_to_level(velocity)
+    assert np.all((lo[level] < velocity) & (velocity < hi[level]))
+
+
 def test_velocity_is_the_only_field_that_depends_on_velocity(midi_file):
     tok = VelocityBertTokenizer()
     notes = load_notes(midi_file)

@@ -14,6 +14,7 @@ import numpy as np
 MIDI_SUFFIXES = (".mid", ".midi")
 PASSES_HELP = "mask-predict passes (default 1: more were less accurate on validation)"
 OVERLAP_HELP = "notes shared by neighbouring windows (default: the model's window_overlap)"
+ESTIMATE_HELP = "mode: most likely level (fullest dynamics); median: lowest error in velocity units; mean"
 
 
 def _load(model_path: str):
@@ -164,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--temperature", type=float, default=1.0)
     h.add_argument("--passes", type=int, default=None, help=PASSES_HELP)
     h.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
-    h.add_argument("--estimate", default="mode", choices=("mode", "median", "mean"), help="point estimate")
+    h.add_argument("--estimate", default="mode", choices=("mode", "median", "mean"), help=ESTIMATE_HELP)
     h.add_argument("--range", type=int, nargs=2, metavar=("LO", "HI"), help="set the dynamic range of the result")
     h.add_argument("--plot", default=None, help="PNG piano roll coloured by velocity, before and after")
     h.set_defaults(func=cmd_humanize)
@@ -178,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--passes", type=int, default=None, help=PASSES_HELP)
     e.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
     e.add_argument("--files", type=int, default=None, help="only the first N files")
-    e.add_argument("--estimate", default="mode", choices=("mode", "median", "mean"), help="point estimate")
+    e.add_argument("--estimate", default="mode", choices=("mode", "median", "mean"), help=ESTIMATE_HELP)
     e.add_argument("--json", default=None)
     e.set_defaults(func=cmd_evaluate)
 

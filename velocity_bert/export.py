@@ -5,6 +5,7 @@ so there is one copy of the code.
 
     python -m velocity_bert.export runs/base              # a run folder: its last checkpoint's history
     python -m velocity_bert.export runs/cont --previous velocity_bert/pretrained/velocity-bert-asap/training_summary.json
+    python -m velocity_bert.export runs/big --weights_dtype float16   # half the file; still runs in float32
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import json
 import shutil
 from pathlib import Path
 
+import torch
+
 from . import DEFAULT_MODEL, VelocityBertForMaskedVelocity, VelocityBertTokenizer
 
 WEIGHTS_LICENSE = """The weights in this folder were trained on the ASAP dataset (Foscarin et al., ISMIR 2020),
@@ -21,6 +24,8 @@ performances from the Piano e-Competition, licensed CC BY-NC-SA 4.0. The weights
 licensed CC BY-NC-SA 4.0 as well: attribution, non-commercial use only, share alike.
 https://creativecommons.org/licenses/by-nc-sa/4.0/
 """
+MAX_BUNDLED_BYTES = 25 * 2**20  # what the package may carry
+WEIGHTS_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 
 def trainer_state_path(folder: Path) -> Path | None:
@@ -37,13 +42,27 @@ def export(
     out: str | Path = DEFAULT_MODEL,
     extra_files: list[str | Path] = (),
     previous_summary: str | Path | None = None,
+    weights_dtype: str = "float32",
 ) -> Path:
     """previous_summary: the training summary of the model this run started from (fine-tuning or
-    continued training), kept inside the new summary so the whole history travels with the weights."""
+    continued training), kept inside the new summary so the whole history travels with the weights.
+
+    weights_dtype="float16" stores the weights at half the size (what lets a model of up to ~12 M
+    parameters fit the 25 MB package) while config.json keeps float32, so `from_pretrained` (dtype
+    "auto") casts them back and CPUs, which are slow or unsupported in float16, run in float32."""
     out = Path(out)
+    if weights_dtype not in WEIGHTS_DTYPES:
+        raise ValueError(f"weights_dtype must be one of {sorted(WEIGHTS_DTYPES)}, not {weights_dtype!r}")
     previous = json.loads(Path(previous_summary).read_text()) if previous_summary else None
     model = VelocityBertForMaskedVelocity.from_pretrained(checkpoint)
     tokenizer = VelocityBertTokenizer.from_pretrained(checkpoint)
+    weights = {k: v.to(WEIGHTS_DTYPES[weights_dtype]) for k, v in model.state_dict().items()}
+    size = sum(v.numel() * v.element_size() for v in weights.values()) + 2**20  # + tokenizer, JSONs
+    if out.resolve() == Path(DEFAULT_MODEL).resolve() and size > MAX_BUNDLED_BYTES:
+        raise SystemExit(
+            f"the model folder would take ~{size / 2**20:.0f} MB, over the 25 MB the package may carry: "
+            "export with --weights_dtype float16"
+        )
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -53,7 +72,7 @@ def export(
             "pt": ["AutoModelForMaskedLM"],
         }
     }
-    model.save_pretrained(out)
+    model.save_pretrained(out, state_dict=weights)
     for stray in out.glob("*.py"):  # code comes from the installed package (see module docstring)
         stray.unlink()
     tokenizer.save_pretrained(out)
@@ -87,5 +106,11 @@ if __name__ == "__main__":
     parser.add_argument("--out", default=DEFAULT_MODEL)
     parser.add_argument("--extra", nargs="*", default=[], help="files to copy in (evaluation JSONs, notes)")
     parser.add_argument("--previous", default=None, help="training_summary.json of the model the run started from")
+    parser.add_argument(
+        "--weights_dtype",
+        default="float32",
+        choices=sorted(WEIGHTS_DTYPES),
+        help="how the weights are stored (the model runs in float32 either way)",
+    )
     args = parser.parse_args()
-    print(export(args.checkpoint, args.out, args.extra, args.previous))
+    print(export(args.checkpoint, args.out, args.extra, args.previous, args.weights_dtype))

@@ -106,6 +106,17 @@ class VelocityBertTokenizer:
     def level_to_velocity(self, level: np.ndarray) -> np.ndarray:
         return self.velocities[np.asarray(level, dtype=np.int64)]
 
+    def level_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each level's stretch of the velocity line: from half a unit below the lowest MIDI velocity
+        it quantizes to half a unit above the highest (3 holds 1..4: 0.5..4.5)."""
+        velocity = np.arange(1, 128)
+        level = self.velocity_to_level(velocity)
+        lo = np.full(self.num_velocities, np.nan)
+        hi = np.full(self.num_velocities, np.nan)
+        np.fmin.at(lo, level, velocity - 0.5)
+        np.fmax.at(hi, level, velocity + 0.5)
+        return lo, hi
+
     def velocity_token(self, level: np.ndarray) -> np.ndarray:
         return np.asarray(level, dtype=np.int64) + self._vel0
 

@@ -1,0 +1,86 @@
+"""Models, their average, and point estimates, side by side on VALIDATION (never test), so that
+a decoding default or the next training run is chosen without looking at the test split.
+
+    python benchmarks/compare_on_validation.py MODEL [MODEL ...] [--estimates mode median mean]
+        [--settings random15 span all] [--files N] [--json F]
+
+With two or more models it also evaluates their average (the mean of their predicted level
+distributions): what a second, differently trained model knows that the first does not, measured
+before anyone pays for it on a GPU. The average is not a shipping path (the bundled model is one
+folder of at most 25 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from types import SimpleNamespace
+
+import torch
+
+import velocity_bert as vb
+from velocity_bert.decoding import DecodingOptions
+from velocity_bert.evaluation import evaluate
+
+
+class ProbabilityAverage(torch.nn.Module):
+    """Looks like one model to the decoder: returns the log of the members' mean softmax, so the
+    decoder's own softmax recovers the averaged distribution."""
+
+    def __init__(self, members: list[torch.nn.Module]):
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+        self.config = members[0].config
+
+    def forward(self, input_ids, attention_mask):
+        probs = [m(input_ids=input_ids, attention_mask=attention_mask).logits.float().softmax(-1) for m in self.members]
+        return SimpleNamespace(logits=torch.stack(probs).mean(0).log())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="+")
+    parser.add_argument("--data", default="../shared/data/asap")
+    parser.add_argument("--files", type=int, default=0, help="first N validation files (0: all)")
+    parser.add_argument("--settings", nargs="+", default=["random15", "all"])
+    parser.add_argument("--estimates", nargs="+", default=["mode"], choices=("mode", "median", "mean"))
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    models = [vb.VelocityBertForMaskedVelocity.from_pretrained(m).eval() for m in args.models]
+    tokenizer = vb.VelocityBertTokenizer.from_pretrained(args.models[0])
+    if len({m.config.window_length for m in models}) > 1:
+        raise SystemExit("the models must share window_length")
+    candidates = dict(zip(args.models, models))
+    if len(models) > 1:
+        candidates[" + ".join(args.models)] = ProbabilityAverage(models)
+    rows = []
+    print("| setting | model | estimate | exact | within 1 | MAE | SD of pred. | piece avg MAE | decoding |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for setting in args.settings:
+        for name, model in candidates.items():
+            for estimate in args.estimates:
+                report = evaluate(
+                    model,
+                    tokenizer,
+                    args.data,
+                    "validation",
+                    setting,
+                    seed=0,
+                    options=DecodingOptions(estimate=estimate),
+                    max_files=args.files or None,
+                    progress=False,
+                )
+                r = report["results"]["velocity_bert"]
+                rows.append({"model": name, **{k: report[k] for k in ("setting", "estimate", "files")}, **r})
+                print(
+                    f"| {setting} | {name} | {estimate} | {r['exact']:.1%} | {r['within_one']:.1%} | {r['mae']:.2f} "
+                    f"| {r['pred_sd']:.1f} | {r['piece_averaged']['mae']:.2f} | {report['decode_seconds']:.0f} s |",
+                    flush=True,
+                )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
