@@ -59,3 +59,17 @@ def test_float16_weights_halve_the_file_and_load_as_float32(tiny_model_dir, midi
 def test_export_refuses_an_unknown_weights_dtype(tiny_model_dir, tmp_path):
     with pytest.raises(ValueError, match="weights_dtype"):
         export(tiny_model_dir, tmp_path / "x", weights_dtype="int8")
+
+
+def test_bundled_folder_refuses_weights_over_the_package_limit(tiny_model_dir, tmp_path, monkeypatch):
+    import velocity_bert.export as export_module
+
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    (bundled / "config.json").write_text("{}")  # the model already shipped: must survive
+    monkeypatch.setattr(export_module, "DEFAULT_MODEL", str(bundled))
+    monkeypatch.setattr(export_module, "MAX_BUNDLED_BYTES", 2**20 + 1000)  # the slack alone nearly fills it
+    with pytest.raises(ValueError, match="float16"):
+        export(tiny_model_dir, bundled)
+    assert [f.name for f in bundled.iterdir()] == ["config.json"]
+    assert export(tiny_model_dir, tmp_path / "elsewhere").is_dir()  # other folders have no limit

@@ -59,7 +59,7 @@ def export(
     weights = {k: v.to(WEIGHTS_DTYPES[weights_dtype]) for k, v in model.state_dict().items()}
     size = sum(v.numel() * v.element_size() for v in weights.values()) + 2**20  # + tokenizer, JSONs
     if out.resolve() == Path(DEFAULT_MODEL).resolve() and size > MAX_BUNDLED_BYTES:
-        raise SystemExit(
+        raise ValueError(
             f"the model folder would take ~{size / 2**20:.0f} MB, over the 25 MB the package may carry: "
             "export with --weights_dtype float16"
         )
@@ -113,4 +113,7 @@ if __name__ == "__main__":
         help="how the weights are stored (the model runs in float32 either way)",
     )
     args = parser.parse_args()
-    print(export(args.checkpoint, args.out, args.extra, args.previous, args.weights_dtype))
+    try:
+        print(export(args.checkpoint, args.out, args.extra, args.previous, args.weights_dtype))
+    except ValueError as e:
+        parser.error(str(e))
