@@ -115,6 +115,7 @@ def test_bad_input_one_line_no_output(kind, tiny_model_dir, midi_file, tmp_path)
     assert done.returncode != 0
     lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), done.stderr
+    assert lines[0].count(str(bad)) == 1, lines[0]  # the file is named, once
     assert "Traceback" not in done.stderr
     assert not out.exists() and list(tmp_path.iterdir()) == [bad] or not out.exists()
 
