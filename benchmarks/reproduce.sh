@@ -2,7 +2,8 @@
 # Every number in BENCHMARKS.md, in order, from a trained run folder (default runs/base).
 #   bash benchmarks/reproduce.sh [RUN_DIR] [PREVIOUS_SUMMARY]
 # PREVIOUS_SUMMARY: training_summary.json of the model the run continued from (copy it out of the
-# bundled folder before, since the export replaces that folder).
+# bundled folder before, since the export replaces that folder). WEIGHTS_DTYPE=float16 stores the
+# weights at half the size (a model over ~6 M parameters needs it to fit the package's 25 MB).
 set -euo pipefail
 run=${1:-runs/base}
 previous=${2:-}
@@ -10,7 +11,7 @@ data=../shared/data/asap
 model=velocity_bert/pretrained/velocity-bert-asap
 out=benchmarks/results
 mkdir -p "$out"
-python -m velocity_bert.export "$run" ${previous:+--previous "$previous"}
+python -m velocity_bert.export "$run" ${previous:+--previous "$previous"} --weights_dtype "${WEIGHTS_DTYPE:-float32}"
 bash benchmarks/evaluate_asap.sh "$model" "$data"
 for setting in random15 span all; do
     for estimate in median mean; do  # the lower-MAE point estimates, next to the default (mode)
