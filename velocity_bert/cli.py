@@ -94,8 +94,7 @@ def cmd_humanize(args) -> int:
                 print(f"{d}: {n} notes humanized", file=sys.stderr)
         except Exception as err:  # one line per bad file; the others still run
             failed += 1
-            message = _one_line(err)  # the reader's messages may already start with the path
-            print(f"error: {message if message.startswith(str(s)) else f'{s}: {message}'}", file=sys.stderr)
+            print(f"error: {s}: {_one_line(err)}", file=sys.stderr)
     return 1 if failed else 0
 
 

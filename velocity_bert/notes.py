@@ -56,7 +56,8 @@ class Notes:
 
 
 def read_score(source: str | os.PathLike | bytes | symusic.Score) -> symusic.Score:
-    """Parse a path, raw bytes or a Score (copied) into a tick-based Score, or raise MidiInputError."""
+    """Parse a path, raw bytes or a Score (copied) into a tick-based Score, or raise MidiInputError.
+    Messages never name the file: the caller knows which one it passed (the CLI prefixes it)."""
     if isinstance(source, symusic.Score):
         return source.copy()
     try:
@@ -67,11 +68,11 @@ def read_score(source: str | os.PathLike | bytes | symusic.Score) -> symusic.Sco
         else:
             path = Path(source)
             if not path.is_file():
-                raise MidiInputError(f"{path}: no such file")
+                raise MidiInputError("no such file")
             with open(path, "rb") as f:
                 head = f.read(4)
             if head != b"MThd":
-                raise MidiInputError(f"{path}: not a MIDI file (no MThd header)")
+                raise MidiInputError("not a MIDI file (no MThd header)")
             score = symusic.Score(str(path))
     except MidiInputError:
         raise
