@@ -81,6 +81,8 @@ def test_point_estimates(pipe, midi_file, estimate):
     notes = vb.load_notes(midi_file)
     out = np.asarray(pipe(str(midi_file), estimate=estimate)["velocities"])
     assert len(out) == len(notes) and out.min() >= 1 and out.max() <= 127
+    # Both are estimates on the velocity line, not level values (the old median was a level's).
+    assert not set(out.tolist()) <= set(vb.VelocityBertTokenizer().velocities.tolist())
     with pytest.raises(ValueError, match="estimate"):
         pipe(str(midi_file), estimate="average")
 

@@ -126,6 +126,7 @@ def predict_levels(
     starts = window_starts(n, length, overlap)
     owner = _owner_windows(n, starts, length)
     rng = np.random.default_rng(options.seed)
+    bounds = tokenizer.level_bounds() if options.estimate == "median" else None
     todo = hidden.copy()
     total = int(hidden.sum())
     passes = max(1, min(options.passes, total))
@@ -157,7 +158,7 @@ def predict_levels(
             choice = (p.cumsum(axis=1) > rng.random((len(p), 1))).argmax(axis=1)
         elif options.estimate == "median":
             choice = (probs.cumsum(axis=1) >= 0.5).argmax(axis=1)
-            continuous = interpolated_median(probs, *tokenizer.level_bounds())
+            continuous = interpolated_median(probs, *bounds)
         elif options.estimate == "mean":
             continuous = probs @ tokenizer.velocities
             choice = tokenizer.velocity_to_level(np.rint(continuous))
