@@ -8,12 +8,16 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from huggingface_hub import CommitOperationAdd, HfApi, ModelCard
+from safetensors import safe_open
 
 import velocity_bert as vb
 from tests.conftest import make_score
 from tests.test_modeling import run_without_package
 from velocity_bert.evaluation import evaluate
+from velocity_bert.export import export
+from velocity_bert.model_card import build_repo_folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import hub_upload  # noqa: E402
@@ -163,3 +167,13 @@ def test_load_by_repo_id_from_cache(dry_run, midi_file, tmp_path):
         tmp_path,
     )
     assert int(out.strip().splitlines()[-1]) == expected
+
+
+def test_repo_folder_keeps_float16_weights(tiny_model_dir, tmp_path):
+    half = export(tiny_model_dir, tmp_path / "half", weights_dtype="float16")
+    repo = build_repo_folder(half, tmp_path / "repo", REPO)
+    with safe_open(repo / "model.safetensors", "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}
+    assert (repo / "model.safetensors").read_bytes() == (half / "model.safetensors").read_bytes()
+    model = vb.VelocityBertForMaskedVelocity.from_pretrained(repo)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}

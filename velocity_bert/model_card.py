@@ -155,6 +155,10 @@ def build_repo_folder(model_dir: str | Path, out_dir: str | Path, repo_id: str, 
     model = VelocityBertForMaskedVelocity.from_pretrained(model_dir)
     tokenizer = VelocityBertTokenizer.from_pretrained(model_dir)
     save_model_folder(model, tokenizer, out_dir)
+    # save_model_folder writes the weights in the dtype they were loaded in (float32); upload them
+    # as the folder stores them, so a float16 export (the bundled model) stays half the download.
+    if (model_dir / "model.safetensors").is_file():
+        shutil.copy(model_dir / "model.safetensors", out_dir / "model.safetensors")
     reports = []
     for path in evaluation_files(model_dir):
         shutil.copy(path, out_dir / path.name)
