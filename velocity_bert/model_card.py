@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from safetensors.torch import load_file
 
 from .modeling_velocity_bert import VelocityBertForMaskedVelocity
 from .pipeline_velocity_bert import TASK, save_model_folder
@@ -154,11 +155,10 @@ def build_repo_folder(model_dir: str | Path, out_dir: str | Path, repo_id: str, 
         shutil.rmtree(out_dir)
     model = VelocityBertForMaskedVelocity.from_pretrained(model_dir)
     tokenizer = VelocityBertTokenizer.from_pretrained(model_dir)
-    save_model_folder(model, tokenizer, out_dir)
-    # save_model_folder writes the weights in the dtype they were loaded in (float32); upload them
-    # as the folder stores them, so a float16 export (the bundled model) stays half the download.
-    if (model_dir / "model.safetensors").is_file():
-        shutil.copy(model_dir / "model.safetensors", out_dir / "model.safetensors")
+    # Upload the weights as the folder stores them: a float16 export (the bundled model) stays half
+    # the download instead of being re-saved in the float32 the model was loaded in.
+    stored = model_dir / "model.safetensors"
+    save_model_folder(model, tokenizer, out_dir, state_dict=load_file(stored) if stored.is_file() else None)
     reports = []
     for path in evaluation_files(model_dir):
         shutil.copy(path, out_dir / path.name)

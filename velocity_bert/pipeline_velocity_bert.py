@@ -91,6 +91,9 @@ class VelocityPredictionPipeline(Pipeline):
         self.velocity_tokenizer.save_pretrained(save_directory)
 
 
-def save_model_folder(model, tokenizer: VelocityBertTokenizer, save_directory) -> None:
-    """Write `model` as a folder that loads with or without this package installed."""
-    VelocityPredictionPipeline(model=model, velocity_tokenizer=tokenizer).save_pretrained(save_directory)
+def save_model_folder(model, tokenizer: VelocityBertTokenizer, save_directory, state_dict=None) -> None:
+    """Write `model` as a folder that loads with or without this package installed. `state_dict`:
+    the tensors to write instead of the model's own, e.g. its weights as stored in float16 (the model
+    itself is loaded in float32, the dtype its config names)."""
+    kwargs = {} if state_dict is None else {"state_dict": state_dict}
+    VelocityPredictionPipeline(model=model, velocity_tokenizer=tokenizer).save_pretrained(save_directory, **kwargs)
