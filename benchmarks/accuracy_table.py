@@ -15,13 +15,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 ROWS = [  # (setting, JSON, label of our row, show the baselines)
     ("random15", Path(vb.DEFAULT_MODEL) / "eval_test_random15.json", "**velocity-bert**", True),
-    ("random15", RESULTS / "test_random15_median.json", "velocity-bert (`--estimate median`)", False),
+    ("random15", RESULTS / "test_random15_mode.json", "velocity-bert (`--estimate mode`)", False),
     ("random15", RESULTS / "test_random15_mean.json", "velocity-bert (`--estimate mean`)", False),
     ("span", Path(vb.DEFAULT_MODEL) / "eval_test_span.json", "**velocity-bert**", True),
-    ("span", RESULTS / "test_span_median.json", "velocity-bert (`--estimate median`)", False),
+    ("span", RESULTS / "test_span_mode.json", "velocity-bert (`--estimate mode`)", False),
     ("span", RESULTS / "test_span_mean.json", "velocity-bert (`--estimate mean`)", False),
     ("all", Path(vb.DEFAULT_MODEL) / "eval_test_all.json", "**velocity-bert**", True),
-    ("all", RESULTS / "test_all_median.json", "velocity-bert (`--estimate median`)", False),
+    ("all", RESULTS / "test_all_mode.json", "velocity-bert (`--estimate mode`)", False),
     ("all", RESULTS / "test_all_mean.json", "velocity-bert (`--estimate mean`)", False),
     ("all", RESULTS / "test_all_2passes.json", "velocity-bert (`--passes 2`, mask-predict)", False),
 ]

@@ -2,12 +2,16 @@
 a decoding default or the next training run is chosen without looking at the test split.
 
     python benchmarks/compare_on_validation.py MODEL [MODEL ...] [--estimates mode median mean]
-        [--settings random15 span all] [--files N] [--json F]
+        [--settings random15 span all] [--files N] [--transpose S [S ...]] [--json F]
 
 With two or more models it also evaluates their average (the mean of their predicted level
 distributions): what a second, differently trained model knows that the first does not, measured
 before anyone pays for it on a GPU. The average is not a shipping path (the bundled model is one
 folder of at most 25 MB).
+
+--transpose -3 0 3 also evaluates each model on copies of the input transposed by those semitones,
+their distributions averaged (test-time augmentation: the model was trained on transposed windows,
+so each copy is a slightly different view of the same dynamics). It costs one encoder run per copy.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from types import SimpleNamespace
 import torch
 
 import velocity_bert as vb
-from velocity_bert.decoding import DecodingOptions
+from velocity_bert.augmentation import PITCH
+from velocity_bert.decoding import ESTIMATES, DecodingOptions
 from velocity_bert.evaluation import evaluate
 
 
@@ -37,13 +42,33 @@ class ProbabilityAverage(torch.nn.Module):
         return SimpleNamespace(logits=torch.stack(probs).mean(0).log())
 
 
+class Transposed(torch.nn.Module):
+    """Looks like one model to the decoder: averages the model's distributions over copies of the
+    input with every real note's pitch shifted (clamped to the tokenizer's range)."""
+
+    def __init__(self, model: torch.nn.Module, shifts: list[int], pitch_ids: tuple[int, int]):
+        super().__init__()
+        self.model, self.shifts, self.pitch_ids = model, shifts, pitch_ids
+        self.config = model.config
+
+    def forward(self, input_ids, attention_mask):
+        probs = []
+        for shift in self.shifts:
+            ids = input_ids.clone()
+            shifted = (ids[..., PITCH] + shift).clamp(*self.pitch_ids)
+            ids[..., PITCH] = torch.where(attention_mask.bool(), shifted, ids[..., PITCH])  # padding stays
+            probs.append(self.model(input_ids=ids, attention_mask=attention_mask).logits.float().softmax(-1))
+        return SimpleNamespace(logits=torch.stack(probs).mean(0).log())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="+")
     parser.add_argument("--data", default="../shared/data/asap")
     parser.add_argument("--files", type=int, default=0, help="first N validation files (0: all)")
     parser.add_argument("--settings", nargs="+", default=["random15", "all"])
-    parser.add_argument("--estimates", nargs="+", default=["mode"], choices=("mode", "median", "mean"))
+    parser.add_argument("--estimates", nargs="+", default=[DecodingOptions.estimate], choices=ESTIMATES)
+    parser.add_argument("--transpose", nargs="+", type=int, default=None, help="also: average over these shifts")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     models = [vb.VelocityBertForMaskedVelocity.from_pretrained(m).eval() for m in args.models]
@@ -53,6 +78,10 @@ def main():
     candidates = dict(zip(args.models, models))
     if len(models) > 1:
         candidates[" + ".join(args.models)] = ProbabilityAverage(models)
+    if args.transpose:
+        shifts = " ".join(f"{t:+d}" for t in args.transpose)
+        for name, model in list(candidates.items()):
+            candidates[f"{name}, transposed {shifts}"] = Transposed(model, args.transpose, tokenizer.pitch_token_range)
     rows = []
     print("| setting | model | estimate | exact | within 1 | MAE | SD of pred. | piece avg MAE | decoding |")
     print("|---|---|---|---|---|---|---|---|---|")

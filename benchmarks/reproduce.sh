@@ -14,7 +14,7 @@ mkdir -p "$out"
 python -m velocity_bert.export "$run" ${previous:+--previous "$previous"} --weights_dtype "${WEIGHTS_DTYPE:-float32}"
 bash benchmarks/evaluate_asap.sh "$model" "$data"
 for setting in random15 span all; do
-    for estimate in median mean; do  # the lower-MAE point estimates, next to the default (mode)
+    for estimate in mode mean; do  # the other point estimates, next to the default (median)
         velocity-bert evaluate "$model" --data "$data" --split test --setting "$setting" --estimate "$estimate" \
             --json "$out/test_${setting}_${estimate}.json"
     done

@@ -19,7 +19,6 @@ def test_contract_every_velocity(pipe, midi_file):
     out = pipe(str(midi_file))
     notes = vb.load_notes(midi_file)
     assert len(out["velocities"]) == len(notes) and all(1 <= v <= 127 for v in out["velocities"])
-    assert set(out["velocities"]) <= set(vb.VelocityBertTokenizer().velocities.tolist())
     assert_same_but_velocities(symusic.Score(str(midi_file)), out["score"])
     np.testing.assert_array_equal(vb.load_notes(out["score"]).velocity, out["velocities"])
 
@@ -85,6 +84,13 @@ def test_point_estimates(pipe, midi_file, estimate):
     assert not set(out.tolist()) <= set(vb.VelocityBertTokenizer().velocities.tolist())
     with pytest.raises(ValueError, match="estimate"):
         pipe(str(midi_file), estimate="average")
+
+
+def test_default_estimate_is_the_median_and_mode_plays_levels(pipe, midi_file):
+    default = pipe(str(midi_file))["velocities"]
+    assert default == pipe(str(midi_file), estimate="median")["velocities"]
+    mode = pipe(str(midi_file), estimate="mode")["velocities"]
+    assert mode != default and set(mode) <= set(vb.VelocityBertTokenizer().velocities.tolist())
 
 
 def test_median_is_interpolated_within_its_level():

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .decoding import ESTIMATES
+
 MIDI_SUFFIXES = (".mid", ".midi")
 PASSES_HELP = "mask-predict passes (default 1: more were less accurate on validation)"
 OVERLAP_HELP = "notes shared by neighbouring windows (default: the model's window_overlap)"
-ESTIMATE_HELP = "mode: most likely level (fullest dynamics); median: lowest error in velocity units; mean"
+ESTIMATE_HELP = "median (default, most accurate on validation); mode: most likely level (more dynamic range); mean"
 
 
 def _load(model_path: str):
@@ -161,11 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--from", dest="start", type=float, default=None, help="only notes starting at/after SEC")
     h.add_argument("--to", dest="end", type=float, default=None, help="only notes starting before SEC")
     h.add_argument("--model", default=None, help="model folder or Hub repo id (default: the bundled model)")
-    h.add_argument("--seed", type=int, default=None, help="sample a rendition with this seed (default: most likely)")
+    h.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="sample a rendition with this seed (default: the best estimate, see --estimate)",
+    )
     h.add_argument("--temperature", type=float, default=1.0)
     h.add_argument("--passes", type=int, default=None, help=PASSES_HELP)
     h.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
-    h.add_argument("--estimate", default="mode", choices=("mode", "median", "mean"), help=ESTIMATE_HELP)
+    h.add_argument("--estimate", default=None, choices=ESTIMATES, help=ESTIMATE_HELP)
     h.add_argument("--range", type=int, nargs=2, metavar=("LO", "HI"), help="set the dynamic range of the result")
     h.add_argument("--plot", default=None, help="PNG piano roll coloured by velocity, before and after")
     h.set_defaults(func=cmd_humanize)
@@ -179,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--passes", type=int, default=None, help=PASSES_HELP)
     e.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
     e.add_argument("--files", type=int, default=None, help="only the first N files")
-    e.add_argument("--estimate", default="mode", choices=("mode", "median", "mean"), help=ESTIMATE_HELP)
+    e.add_argument("--estimate", default=None, choices=ESTIMATES, help=ESTIMATE_HELP)
     e.add_argument("--json", default=None)
     e.set_defaults(func=cmd_evaluate)
 

@@ -121,7 +121,7 @@ def build_demo(model: str = DEFAULT_MODEL):
                 with gr.Row():
                     start = gr.Number(0, label="from (s)")
                     end = gr.Number(30, label="to (s)")
-                seed = gr.Number(0, precision=0, label="seed (0: most likely; other: another rendition)")
+                seed = gr.Number(0, precision=0, label="seed (0: the best estimate; other: another rendition)")
                 keep = gr.Checkbox(True, label="keep the model's dynamic range")
                 with gr.Row():
                     low = gr.Slider(1, 127, 30, step=1, label="softest")

@@ -70,6 +70,17 @@ def results_table(reports: list[dict]) -> str:
     return "\n".join(rows)
 
 
+def decoding_line(reports: list[dict]) -> str:
+    """The decoding settings the reports were measured with, so a reader can reproduce them."""
+    settings = sorted({(r.get("passes"), r.get("overlap"), r.get("estimate")) for r in reports}, key=str)
+    parts = [
+        f"{p} pass(es), windows overlapping by {o} notes, the {e} of each note's predicted distribution"
+        for p, o, e in settings
+        if None not in (p, o, e)
+    ]
+    return f"Decoding: {'; '.join(parts)}.\n" if parts else ""
+
+
 def build_card(repo_id: str, reports: list[dict], dataset: str = "asap", space: str | None = None) -> ModelCard:
     data = ModelCardData(
         license="cc-by-nc-sa-4.0",
@@ -120,7 +131,7 @@ Measured with `velocity-bert evaluate` on the {dataset.upper()} test split (seed
 decoding path users get. Note-pooled numbers, bootstrap 95% interval over files, and piece-averaged MAE:
 
 {results_table(reports) if reports else "(no evaluation JSON was found beside the model)"}
-
+{decoding_line(reports)}
 Published and reference numbers:
 
 {REFERENCES}
