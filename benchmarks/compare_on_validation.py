@@ -43,22 +43,19 @@ class ProbabilityAverage(torch.nn.Module):
 
 
 class Transposed(torch.nn.Module):
-    """Looks like one model to the decoder: averages the model's distributions over copies of the
-    input with every real note's pitch shifted (clamped to the tokenizer's range)."""
+    """The model seeing every real note's pitch shifted (clamped to the tokenizer's range); several
+    of these under ProbabilityAverage are the transposition average."""
 
-    def __init__(self, model: torch.nn.Module, shifts: list[int], pitch_ids: tuple[int, int]):
+    def __init__(self, model: torch.nn.Module, shift: int, pitch_ids: tuple[int, int]):
         super().__init__()
-        self.model, self.shifts, self.pitch_ids = model, shifts, pitch_ids
+        self.model, self.shift, self.pitch_ids = model, shift, pitch_ids
         self.config = model.config
 
     def forward(self, input_ids, attention_mask):
-        probs = []
-        for shift in self.shifts:
-            ids = input_ids.clone()
-            shifted = (ids[..., PITCH] + shift).clamp(*self.pitch_ids)
-            ids[..., PITCH] = torch.where(attention_mask.bool(), shifted, ids[..., PITCH])  # padding stays
-            probs.append(self.model(input_ids=ids, attention_mask=attention_mask).logits.float().softmax(-1))
-        return SimpleNamespace(logits=torch.stack(probs).mean(0).log())
+        ids = input_ids.clone()
+        shifted = (ids[..., PITCH] + self.shift).clamp(*self.pitch_ids)
+        ids[..., PITCH] = torch.where(attention_mask.bool(), shifted, ids[..., PITCH])  # padding stays
+        return self.model(input_ids=ids, attention_mask=attention_mask)
 
 
 def main():
@@ -81,7 +78,8 @@ def main():
     if args.transpose:
         shifts = " ".join(f"{t:+d}" for t in args.transpose)
         for name, model in list(candidates.items()):
-            candidates[f"{name}, transposed {shifts}"] = Transposed(model, args.transpose, tokenizer.pitch_token_range)
+            copies = [Transposed(model, t, tokenizer.pitch_token_range) for t in args.transpose]
+            candidates[f"{name}, transposed {shifts}"] = ProbabilityAverage(copies)
     rows = []
     print("| setting | model | estimate | exact | within 1 | MAE | SD of pred. | piece avg MAE | decoding |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -78,7 +78,7 @@ def decoding_line(reports: list[dict]) -> str:
         for p, o, e in settings
         if None not in (p, o, e)
     ]
-    return f"Decoding: {'; '.join(parts)}.\n" if parts else ""
+    return f"\nDecoding: {'; '.join(parts)}.\n" if parts else ""
 
 
 def build_card(repo_id: str, reports: list[dict], dataset: str = "asap", space: str | None = None) -> ModelCard:
