@@ -84,7 +84,7 @@ def test_card_parses_and_matches_evaluation(dry_run, evaluated_model):
     assert values == {k: round(ours[k], 4) for k in ("exact", "within_one", "mae")}
     assert all(r.dataset_split == "test" and r.task_type == "velocity-prediction" for r in card.data.eval_results)
     assert "11.48" in card.text and "LightGBM" in card.text
-    assert "Decoding: 1 pass(es), windows overlapping by" in card.text and "the median of each note's" in card.text
+    assert "Decoding: 1 pass, windows overlapping by" in card.text and "the median of each note's" in card.text
     assert f"spaces/{SPACE}" in card.text
 
 

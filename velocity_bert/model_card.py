@@ -74,7 +74,7 @@ def decoding_line(reports: list[dict]) -> str:
     """The decoding settings the reports were measured with, so a reader can reproduce them."""
     settings = sorted({(r.get("passes"), r.get("overlap"), r.get("estimate")) for r in reports}, key=str)
     parts = [
-        f"{p} pass(es), windows overlapping by {o} notes, the {e} of each note's predicted distribution"
+        f"{p} pass{'' if p == 1 else 'es'}, windows overlapping by {o} notes, the {e} of each note's predicted distribution"
         for p, o, e in settings
         if None not in (p, o, e)
     ]
