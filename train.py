@@ -15,7 +15,7 @@ import numpy as np
 from transformers import HfArgumentParser, Trainer, TrainingArguments
 
 from velocity_bert import VelocityBertConfig, VelocityBertForMaskedVelocity, VelocityBertTokenizer, save_model_folder
-from velocity_bert.augmentation import Transpose
+from velocity_bert.augmentation import Compose, Loudness, Transpose
 from velocity_bert.data import WindowArrays, build_windows, list_files
 from velocity_bert.masking import MaskingCollator, MaskingMix, apply_mask, choose_hidden
 from velocity_bert.metrics import level_metrics
@@ -28,7 +28,9 @@ class ModelArguments:
     num_hidden_layers: int = 4
     num_attention_heads: int = 4
     intermediate_size: int = 1024
-    dropout: float = 0.1
+    dropout: float | None = field(
+        default=None, metadata={"help": "dropout (default: the config's 0.1, or the model's own when fine-tuning)"}
+    )
     window_length: int = 512
     sustain_pedal: bool = field(default=False, metadata={"help": "durations as sounding under the sustain pedal"})
 
@@ -46,6 +48,12 @@ class DataArguments:
     eval_seed: int = 0
     pitch_shift: int = field(
         default=0, metadata={"help": "transpose each training window by up to this many semitones (0: off)"}
+    )
+    velocity_shift: int = field(
+        default=0, metadata={"help": "move half the training windows' velocities by up to this many levels"}
+    )
+    velocity_stretch: float = field(
+        default=0.0, metadata={"help": "and scale their spread by a factor within 1 +- this"}
     )
 
 
@@ -105,9 +113,11 @@ def main():
     if training_args.should_save:  # the main process only
         save_run_arguments(training_args.output_dir, model_args, data_args, mask_args, training_args)
 
+    d = model_args.dropout  # None: the config's default, or the fine-tuned model's own
+    dropout = {} if d is None else {"hidden_dropout_prob": d, "attention_probs_dropout_prob": d}
     if model_args.model_name_or_path:
         tokenizer = VelocityBertTokenizer.from_pretrained(model_args.model_name_or_path)
-        model = VelocityBertForMaskedVelocity.from_pretrained(model_args.model_name_or_path)
+        model = VelocityBertForMaskedVelocity.from_pretrained(model_args.model_name_or_path, **dropout)
     else:
         tokenizer = VelocityBertTokenizer(sustain_pedal=model_args.sustain_pedal)
         config = VelocityBertConfig(
@@ -117,8 +127,7 @@ def main():
             num_hidden_layers=model_args.num_hidden_layers,
             num_attention_heads=model_args.num_attention_heads,
             intermediate_size=model_args.intermediate_size,
-            hidden_dropout_prob=model_args.dropout,
-            attention_probs_dropout_prob=model_args.dropout,
+            **dropout,
             max_position_embeddings=model_args.window_length,
             window_length=model_args.window_length,
             window_overlap=model_args.window_length // 2,
@@ -142,9 +151,18 @@ def main():
     # The constant baseline every run must beat: the train split's median level.
     baseline = int(np.median(train_ds.levels))
     mix = MaskingMix(random=mask_args.mask_random, span=mask_args.mask_span, ratio=mask_args.mask_ratio)
-    augment = Transpose(data_args.pitch_shift, tokenizer.pitch_token_range) if data_args.pitch_shift else None
+    augment = []
+    if data_args.pitch_shift:
+        augment.append(Transpose(data_args.pitch_shift, tokenizer.pitch_token_range))
+    if data_args.velocity_shift or data_args.velocity_stretch:
+        levels = (config.velocity_token_offset, config.velocity_token_offset + config.num_velocity_levels - 1)
+        augment.append(Loudness(data_args.velocity_shift, data_args.velocity_stretch, levels))
     collator = MaskingCollator(
-        mix, config.velocity_token_offset, config.num_velocity_levels, seed=training_args.seed, augment=augment
+        mix,
+        config.velocity_token_offset,
+        config.num_velocity_levels,
+        seed=training_args.seed,
+        augment=Compose(augment) if augment else None,
     )
     training_args.remove_unused_columns = False
     # We push once at the end, with hub_upload.py's layout and card, not Trainer's checkpoints.

@@ -1,7 +1,7 @@
 import numpy as np
 
 from velocity_bert import VelocityBertTokenizer
-from velocity_bert.augmentation import PITCH, Transpose
+from velocity_bert.augmentation import PITCH, VELOCITY, Compose, Loudness, Transpose
 from velocity_bert.masking import MaskingCollator
 from velocity_bert.tokenization_velocity_bert import FIELDS
 
@@ -46,3 +46,58 @@ def test_collator_transposes_training_windows_not_fixed_ones():
     assert any((m != ids[:, PITCH]).any() for m in moved)
     fixed = collate([{"input_ids": ids, "levels": levels, "labels": levels}])["input_ids"][0, :, PITCH]
     np.testing.assert_array_equal(fixed, ids[:, PITCH])
+
+
+LEVELS = (4, 35)  # velocity ids of level 0 and level 31
+
+
+def test_loudness_moves_velocities_only_within_the_level_range():
+    tok = VelocityBertTokenizer()
+    ids = window(tok, np.arange(50, 90))
+    ids[:, VELOCITY] = 4 + np.r_[np.arange(0, 32), np.full(8, 16)]
+    changed = 0
+    for seed in range(60):
+        out = Loudness(3, 0.3, LEVELS, p=0.5)(ids, np.random.default_rng(seed))
+        assert out.dtype == np.int64 and ids.dtype == np.int16
+        np.testing.assert_array_equal(np.delete(out, VELOCITY, axis=1), np.delete(ids, VELOCITY, axis=1))
+        assert LEVELS[0] <= out[:, VELOCITY].min() and out[:, VELOCITY].max() <= LEVELS[1]
+        # One monotone map for the whole window: louder notes stay at least as loud.
+        order = np.argsort(ids[:, VELOCITY], kind="stable")
+        assert np.all(np.diff(out[order, VELOCITY]) >= 0)
+        changed += bool((out != ids).any())
+    assert 10 < changed < 50  # about half the windows (p=0.5), the rest untouched
+
+
+def test_loudness_shift_alone_is_a_constant_offset():
+    ids = np.full((10, len(FIELDS)), 7, dtype=np.int16)
+    ids[:, VELOCITY] = 4 + np.arange(10, 20)
+    offsets = set()
+    for seed in range(40):
+        out = Loudness(2, 0.0, LEVELS, p=1.0)(ids, np.random.default_rng(seed))
+        delta = out[:, VELOCITY] - ids[:, VELOCITY]
+        assert len(set(delta)) == 1
+        offsets.add(int(delta[0]))
+    assert offsets == {-2, -1, 0, 1, 2}
+
+
+def test_collator_labels_follow_a_loudness_change():
+    tok = VelocityBertTokenizer()
+    ids = window(tok, np.arange(50, 90))
+    levels = np.full(40, 16)
+    ids[:, VELOCITY] = levels + 4
+    collate = MaskingCollator(
+        seed=0, augment=Compose([Transpose(2, tok.pitch_token_range), Loudness(4, 0.0, LEVELS, p=1.0)])
+    )
+    seen = set()
+    for _ in range(30):
+        batch = collate([{"input_ids": ids, "levels": levels}])
+        labels = batch["labels"][0].numpy()
+        hidden = labels != -100
+        visible = batch["input_ids"][0, ~hidden, VELOCITY].numpy()
+        # Every note of the window had level 16; after the shift the answers and what stays
+        # visible agree on the new level.
+        assert len(set(labels[hidden])) == 1
+        if len(visible):
+            assert set(visible - 4) == set(labels[hidden])
+        seen.add(int(labels[hidden][0]))
+    assert len(seen) > 3

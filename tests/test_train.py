@@ -62,6 +62,13 @@ def test_train_lowers_loss_and_beats_constant(asap, tmp_path):
             "true",
             "--seed",
             "0",
+            # Both augmentations on, so their wiring runs end to end; still must learn.
+            "--pitch_shift",
+            "2",
+            "--velocity_shift",
+            "1",
+            "--velocity_stretch",
+            "0.1",
         ],
         capture_output=True,
         text=True,
@@ -81,5 +88,6 @@ def test_train_lowers_loss_and_beats_constant(asap, tmp_path):
         assert (out / name).exists(), name
     recipe = json.loads((out / "run_arguments.json").read_text())  # what export.py ships in the summary
     assert recipe["model"]["hidden_size"] == 64 and recipe["training"]["learning_rate"] == 2e-3
+    assert recipe["data"]["velocity_shift"] == 1 and recipe["data"]["pitch_shift"] == 2
     assert recipe["masking"]["mask_random"] == MaskingMix.random and "--max_steps" in recipe["command"]
     assert json.loads((out / "all_results.json").read_text())["train_runtime"] > 0

@@ -116,12 +116,13 @@ class MaskingCollator:
             if "labels" in f and f["labels"] is not None:
                 lab = np.asarray(f["labels"], dtype=np.int64)
             else:
+                levels = np.asarray(f["levels"])
                 if self.augment is not None:
                     ids = self.augment(ids, rng)
+                    # A loudness change moves the answers with the visible velocities.
+                    levels = ids[:, VELOCITY] - self.velocity_offset
                 hidden, mode = choose_hidden(n, self.mix, rng)
-                ids, lab = apply_mask(
-                    ids, np.asarray(f["levels"]), hidden, mode, rng, self.velocity_offset, self.num_levels
-                )
+                ids, lab = apply_mask(ids, levels, hidden, mode, rng, self.velocity_offset, self.num_levels)
             input_ids[i, :n], labels[i, :n], attention_mask[i, :n] = ids, lab, 1
         return {
             "input_ids": torch.from_numpy(input_ids),

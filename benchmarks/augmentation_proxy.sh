@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Which augmentation helps once a model overfits? A CPU-sized proxy for the GPU runs: a 4 x 256
+# model on every EVERY-th ASAP train file (default 80: 11 performances, ~1% of the notes) trains for
+# 500 steps (~90 epochs), long enough to overfit, once per recipe; validation is every 3rd
+# validation file (37). Each arm has run 9's masking mix; only the augmentation differs.
+#   [EVERY=80] bash benchmarks/augmentation_proxy.sh [STEPS] [ARM ...]
+#   arms: none pitch loudness both dropout
+# Results: runs/proxyEVERY_ARM/{trainer_state.json in the checkpoints, validation.json}.
+# ~25 min an arm on 2 cores (EVERY=20, 42 files, did not overfit in 500 steps).
+set -euo pipefail
+STEPS=${1:-500}; shift || true
+ARMS=${*:-none pitch both}
+ASAP=${ASAP:-../shared/data/asap}
+EVERY=${EVERY:-80}
+SUB=runs/proxy_data$EVERY
+mkdir -p "$SUB"
+for entry in "$ASAP"/*/; do ln -sfn "$(realpath "$entry")" "$SUB/$(basename "$entry")"; done
+python - "$ASAP/splits.csv" "$SUB/splits.csv" "$EVERY" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+keep = {"train": int(sys.argv[3]), "validation": 3}
+seen = {s: 0 for s in keep}
+with open(sys.argv[2], "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=["midi_performance", "split"])
+    w.writeheader()
+    for r in rows:
+        s = r["split"]
+        if s in keep:
+            if seen[s] % keep[s] == 0:
+                w.writerow({"midi_performance": r["midi_performance"], "split": s})
+            seen[s] += 1
+PY
+for arm in $ARMS; do
+  case $arm in
+    none) extra=() ;;
+    pitch) extra=(--pitch_shift 3) ;;
+    loudness) extra=(--velocity_shift 2 --velocity_stretch 0.2) ;;
+    both) extra=(--pitch_shift 3 --velocity_shift 2 --velocity_stretch 0.2) ;;
+    dropout) extra=(--pitch_shift 3 --dropout 0.2) ;;
+    *) echo "unknown arm $arm" >&2; exit 2 ;;
+  esac
+  out=runs/proxy${EVERY}_$arm
+  resume=()
+  last=$(ls -d "$out"/checkpoint-* 2>/dev/null | sort -t- -k2 -n | tail -1 || true)
+  [ -n "$last" ] && resume=(--resume_from_checkpoint "$last")
+  python train.py --data_dir "$SUB" --output_dir "$out" --cache_dir cache \
+    --max_steps "$STEPS" --per_device_train_batch_size 16 --learning_rate 1e-3 --warmup_steps 50 \
+    --lr_scheduler_type cosine --weight_decay 0.01 --eval_strategy steps --eval_steps 50 \
+    --save_steps 50 --save_total_limit 2 --load_best_model_at_end --metric_for_best_model eval_loss \
+    --logging_steps 50 --report_to none --use_cpu --seed 0 --disable_tqdm true "${extra[@]}" "${resume[@]}"
+  python benchmarks/compare_on_validation.py "$out" --data "$SUB" --settings random15 all \
+    --json "$out/validation.json"
+done
