@@ -13,9 +13,8 @@ import torch
 
 from .data import list_files
 from .notes import MidiInputError, load_notes
-from .tokenization_velocity_bert import FIELDS, MASK_ID, PAD_ID
+from .tokenization_velocity_bert import FIELDS, MASK_ID, PAD_ID, VELOCITY
 
-V = FIELDS.index("velocity")
 # Attribute kinds of a context note k, seen from the note q whose velocity is hidden.
 PITCH_KINDS = ("same pitch", "same pitch class", "1-2 semitones", "3-12 semitones", ">12 semitones")
 VELOCITY_KINDS = ("velocity visible", "velocity hidden")
@@ -87,7 +86,7 @@ def analyze(
             hidden = rng.random(stop - start) < hide
             if not hidden.any():
                 continue
-            window[hidden, V] = MASK_ID
+            window[hidden, VELOCITY] = MASK_ID
             labels = np.where(hidden, levels[start:stop], -100)
             x = torch.from_numpy(window)[None]
             y = torch.from_numpy(labels)[None]

@@ -19,10 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tokenization_velocity_bert import FIELDS
-
-PITCH = FIELDS.index("pitch")
-VELOCITY = FIELDS.index("velocity")
+from .tokenization_velocity_bert import PITCH, VELOCITY
 
 
 @dataclass

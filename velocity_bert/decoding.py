@@ -10,9 +10,8 @@ import numpy as np
 import torch
 
 from .notes import Notes
-from .tokenization_velocity_bert import FIELDS, MASK_ID, PAD_ID, VelocityBertTokenizer
+from .tokenization_velocity_bert import FIELDS, MASK_ID, PAD_ID, VELOCITY, VelocityBertTokenizer
 
-VELOCITY = FIELDS.index("velocity")
 ESTIMATES = ("median", "mode", "mean")
 
 

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .tokenization_velocity_bert import FIELDS, MASK_ID, PAD_ID
-
-VELOCITY = FIELDS.index("velocity")
+from .tokenization_velocity_bert import FIELDS, MASK_ID, PAD_ID, VELOCITY
 
 
 @dataclass

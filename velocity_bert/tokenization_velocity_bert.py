@@ -27,6 +27,7 @@ from .notes import Notes
 
 TOKENIZER_FILE = "velocity_tokenizer.json"
 FIELDS = ("pitch", "position", "bar", "duration", "shift", "velocity")
+PITCH, VELOCITY = FIELDS.index("pitch"), FIELDS.index("velocity")  # columns of a window's ids
 # Inter-onset intervals (ms) the shift field distinguishes; 0 = same chord.
 SHIFT_BINS_MS = (0, 10, 20, 35, 50, 75, 100, 150, 200, 300, 400, 600, 800, 1200, 2000, 4000)
 NUM_VELOCITIES = 32
