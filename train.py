@@ -55,6 +55,9 @@ class DataArguments:
     velocity_stretch: float = field(
         default=0.0, metadata={"help": "and scale their spread by a factor within 1 +- this"}
     )
+    velocity_min_visible: float = field(
+        default=0.0, metadata={"help": "but only windows with at least this share of velocities visible"}
+    )
 
 
 @dataclass
@@ -66,13 +69,14 @@ class MaskingArguments:
     mask_ratio: float = field(
         default=MaskingMix.ratio, metadata={"help": "share with a uniform 0-100% of notes hidden"}
     )
+    mask_all: float = field(default=MaskingMix.all, metadata={"help": "share with every note hidden"})
 
 
 def fixed_eval_masking(ds, config: VelocityBertConfig, seed: int):
     """Hide 15% of notes once, so every evaluation scores the same notes. Every hidden velocity
     becomes MASK: BERT's 10% "unchanged" would show the answer and inflate the scores."""
     rng = np.random.default_rng(seed)
-    mix = MaskingMix(random=1.0, span=0.0, ratio=0.0)
+    mix = MaskingMix(random=1.0, span=0.0, ratio=0.0, all=0.0)
 
     def mask(row):
         ids, levels = np.asarray(row["input_ids"]), np.asarray(row["levels"])
@@ -150,13 +154,19 @@ def main():
     train_ds = WindowArrays(splits["train"])
     # The constant baseline every run must beat: the train split's median level.
     baseline = int(np.median(train_ds.levels))
-    mix = MaskingMix(random=mask_args.mask_random, span=mask_args.mask_span, ratio=mask_args.mask_ratio)
+    mix = MaskingMix(
+        random=mask_args.mask_random, span=mask_args.mask_span, ratio=mask_args.mask_ratio, all=mask_args.mask_all
+    )
     augment = []
     if data_args.pitch_shift:
         augment.append(Transpose(data_args.pitch_shift, tokenizer.pitch_token_range))
     if data_args.velocity_shift or data_args.velocity_stretch:
         levels = (config.velocity_token_offset, config.velocity_token_offset + config.num_velocity_levels - 1)
-        augment.append(Loudness(data_args.velocity_shift, data_args.velocity_stretch, levels))
+        augment.append(
+            Loudness(
+                data_args.velocity_shift, data_args.velocity_stretch, levels, min_visible=data_args.velocity_min_visible
+            )
+        )
     collator = MaskingCollator(
         mix,
         config.velocity_token_offset,

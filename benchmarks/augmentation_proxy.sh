@@ -4,7 +4,7 @@
 # 500 steps (~90 epochs), long enough to overfit, once per recipe; validation is every 3rd
 # validation file (37). Each arm has run 9's masking mix; only the augmentation differs.
 #   [EVERY=80] bash benchmarks/augmentation_proxy.sh [STEPS] [ARM ...]
-#   arms: none pitch loudness both dropout
+#   arms: none pitch loudness both visible (both, loudness only where half the velocities show) dropout
 # Results: runs/proxyEVERY_ARM/{trainer_state.json in the checkpoints, validation.json}.
 # ~25 min an arm on 2 cores (EVERY=20, 42 files, did not overfit in 500 steps).
 set -euo pipefail
@@ -36,6 +36,7 @@ for arm in $ARMS; do
     pitch) extra=(--pitch_shift 3) ;;
     loudness) extra=(--velocity_shift 2 --velocity_stretch 0.2) ;;
     both) extra=(--pitch_shift 3 --velocity_shift 2 --velocity_stretch 0.2) ;;
+    visible) extra=(--pitch_shift 3 --velocity_shift 2 --velocity_stretch 0.2 --velocity_min_visible 0.5) ;;
     dropout) extra=(--pitch_shift 3 --dropout 0.2) ;;
     *) echo "unknown arm $arm" >&2; exit 2 ;;
   esac

@@ -2,7 +2,7 @@ import numpy as np
 
 from velocity_bert import VelocityBertTokenizer
 from velocity_bert.augmentation import PITCH, VELOCITY, Compose, Loudness, Transpose
-from velocity_bert.masking import MaskingCollator
+from velocity_bert.masking import MaskingCollator, MaskingMix
 from velocity_bert.tokenization_velocity_bert import FIELDS
 
 
@@ -101,3 +101,30 @@ def test_collator_labels_follow_a_loudness_change():
             assert set(visible - 4) == set(labels[hidden])
         seen.add(int(labels[hidden][0]))
     assert len(seen) > 3
+
+
+def test_loudness_min_visible_spares_windows_without_enough_context():
+    ids = np.full((20, len(FIELDS)), 7, dtype=np.int16)
+    ids[:, VELOCITY] = 4 + np.arange(5, 25)
+    louder = Loudness(4, 0.3, LEVELS, p=1.0, min_visible=0.5)
+    few_hidden = np.arange(20) < 5  # 75% visible: augmented
+    most_hidden = np.arange(20) < 15  # 25% visible: left as recorded
+    changed = [bool((louder(ids, np.random.default_rng(s), few_hidden) != ids).any()) for s in range(20)]
+    assert sum(changed) > 10
+    for s in range(20):
+        np.testing.assert_array_equal(louder(ids, np.random.default_rng(s), most_hidden), ids)
+        np.testing.assert_array_equal(louder(ids, np.random.default_rng(s), np.ones(20, bool)), ids)
+
+
+def test_collator_keeps_recorded_answers_for_whole_hidden_windows():
+    tok = VelocityBertTokenizer()
+    ids = window(tok, np.arange(50, 90))
+    levels = np.arange(40) % 32
+    ids[:, VELOCITY] = levels + 4
+    spare = Loudness(4, 0.3, LEVELS, p=1.0, min_visible=0.5)
+    every = MaskingCollator(MaskingMix(random=0, span=0, ratio=0, all=1), seed=0, augment=spare)
+    few = MaskingCollator(MaskingMix(random=1, span=0, ratio=0, all=0), seed=0, augment=spare)
+    for _ in range(10):
+        np.testing.assert_array_equal(every([{"input_ids": ids, "levels": levels}])["labels"][0].numpy(), levels)
+    moved = [few([{"input_ids": ids, "levels": levels}])["labels"][0].numpy() for _ in range(10)]
+    assert any(((m != -100) & (m != levels)).any() for m in moved)

@@ -39,6 +39,18 @@ def test_ratio_mode_reaches_everything():
     assert min(shares) < 0.1 and max(shares) > 0.95
 
 
+def test_all_mode_hides_every_note_and_mixes_by_share():
+    rng = np.random.default_rng(0)
+    hidden, mode = choose_hidden(300, MaskingMix(random=0, span=0, ratio=0, all=1), rng)
+    assert mode == "all" and hidden.all()
+    modes = [choose_hidden(50, MaskingMix(random=0.5, span=0, ratio=0, all=0.5), rng)[1] for _ in range(400)]
+    assert 0.4 < modes.count("all") / len(modes) < 0.6 and set(modes) == {"all", "random"}
+    rows = features()
+    out = MaskingCollator(MaskingMix(random=0, span=0, ratio=0, all=1), seed=0)(rows)
+    real = out["attention_mask"].bool()
+    assert (out["input_ids"][..., V][real] == MASK_ID).all() and (out["labels"][real] >= 0).all()
+
+
 def test_collator_pads_masks_and_labels():
     rows = features()
     out = MaskingCollator(MaskingMix(random=1, span=0, ratio=0), seed=0)(rows)

@@ -8,8 +8,9 @@ augmentation gives the model new inputs whose dynamics are still plausible:
   range. ASAP's performances come from several competition years and Disklavier set-ups, so a
   file's overall level and spread vary for reasons the notes cannot show.
 MidiTok's own augmentation works on files before tokenization; these work on the cached windows,
-so the cache is built once. Each takes a window's field ids [n, fields] and a numpy Generator and
-returns new ids; the velocity field carries the labels, so a loudness change moves them too.
+so the cache is built once. Each takes a window's field ids [n, fields], a numpy Generator and
+(optionally) which notes will be hidden, and returns new ids; the velocity field carries the labels,
+so a loudness change moves them too.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Transpose:
     max_semitones: int
     pitch_ids: tuple[int, int]  # first and last pitch token id (one id per semitone, ascending)
 
-    def __call__(self, ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def __call__(self, ids: np.ndarray, rng: np.random.Generator, hidden: np.ndarray | None = None) -> np.ndarray:
         # Windows hold no special tokens in the pitch field (the tokenizer clamps pitches into its
         # range and padding comes later, in the collator), so every pitch id can be shifted.
         ids = np.array(ids, dtype=np.int64)
@@ -44,16 +45,23 @@ class Loudness:
     """Move a window's velocity levels by one random offset in [-max_shift, max_shift] levels and
     scale their distances from the window's mean level by a factor in [1 - max_stretch,
     1 + max_stretch], rounding and clamping to the level range. Applied to a share `p` of windows;
-    the rest keep the recorded dynamics, so the model still learns ASAP's own loudness."""
+    the rest keep the recorded dynamics, so the model still learns ASAP's own loudness.
+
+    `min_visible` leaves alone windows where fewer than that share of velocities stay visible: there
+    the context cannot reveal the new level, so a shifted answer only teaches the model that a flat
+    file's overall level is noise (the small-model proxy in BENCHMARKS.md saw `all` pay for it)."""
 
     max_shift: int
     max_stretch: float
     velocity_ids: tuple[int, int]  # the ids of the lowest and highest velocity level
     p: float = 0.5
+    min_visible: float = 0.0
 
-    def __call__(self, ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def __call__(self, ids: np.ndarray, rng: np.random.Generator, hidden: np.ndarray | None = None) -> np.ndarray:
         ids = np.array(ids, dtype=np.int64)
         if rng.random() >= self.p:
+            return ids
+        if hidden is not None and 1.0 - hidden.mean() < self.min_visible:
             return ids
         shift = int(rng.integers(-self.max_shift, self.max_shift + 1))
         factor = 1.0 + rng.uniform(-self.max_stretch, self.max_stretch)
@@ -68,9 +76,9 @@ class Loudness:
 class Compose:
     """Apply several augmentations in order."""
 
-    steps: Sequence[Callable[[np.ndarray, np.random.Generator], np.ndarray]]
+    steps: Sequence[Callable[..., np.ndarray]]
 
-    def __call__(self, ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def __call__(self, ids: np.ndarray, rng: np.random.Generator, hidden: np.ndarray | None = None) -> np.ndarray:
         for step in self.steps:
-            ids = step(ids, rng)
+            ids = step(ids, rng, hidden)
         return ids

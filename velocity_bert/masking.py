@@ -2,8 +2,9 @@
 
 One model must both fill in a few notes (context mostly visible) and predict every velocity of a
 flat file (nothing visible, then iterative mask-predict). Each sequence therefore draws one mode:
-`random` (15% of notes, BERT's 80/10/10), `span` (contiguous runs, ~15% of notes) or `ratio`
-(a uniform share in [0, 1] of notes, all MASK, which covers every step of mask-predict).
+`random` (15% of notes, BERT's 80/10/10), `span` (contiguous runs, ~15% of notes), `ratio`
+(a uniform share in [0, 1] of notes, all MASK, which covers every step of mask-predict) or `all`
+(every note MASK: a flat file's first pass, which `ratio` reaches only near its top).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class MaskingMix:
     random: float = 0.2
     span: float = 0.2
     ratio: float = 0.6
+    all: float = 0.0
     random_rate: float = 0.15
     span_rate: float = 0.15
     span_notes: tuple[int, int] = (8, 64)
@@ -34,10 +36,12 @@ class MaskingMix:
 
 def choose_hidden(n: int, mix: MaskingMix, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     """A bool mask of the notes to predict, at least one, and the mode that drew it."""
-    weights = np.array([mix.random, mix.span, mix.ratio], dtype=np.float64)
-    mode = ("random", "span", "ratio")[rng.choice(3, p=weights / weights.sum())]
+    weights = np.array([mix.random, mix.span, mix.ratio, mix.all], dtype=np.float64)
+    mode = ("random", "span", "ratio", "all")[rng.choice(4, p=weights / weights.sum())]
     hidden = np.zeros(n, dtype=bool)
-    if mode == "random":
+    if mode == "all":
+        hidden[:] = True
+    elif mode == "random":
         hidden = rng.random(n) < mix.random_rate
     elif mode == "span":
         while hidden.sum() < mix.span_rate * n:
@@ -82,9 +86,11 @@ class MaskingCollator:
         velocity_offset: int = 4,
         num_levels: int = 32,
         seed=None,
-        augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        augment: Callable[[np.ndarray, np.random.Generator, np.ndarray], np.ndarray] | None = None,
     ):
-        self.augment = augment  # applied to training windows before masking (see augmentation.py)
+        # Applied to training windows after choosing the hidden notes, before masking them, so an
+        # augmentation can depend on how much context stays visible (see augmentation.py).
+        self.augment = augment
         self.mix = mix or MaskingMix()
         self.velocity_offset = velocity_offset
         self.num_levels = num_levels
@@ -115,11 +121,11 @@ class MaskingCollator:
                 lab = np.asarray(f["labels"], dtype=np.int64)
             else:
                 levels = np.asarray(f["levels"])
+                hidden, mode = choose_hidden(n, self.mix, rng)
                 if self.augment is not None:
-                    ids = self.augment(ids, rng)
+                    ids = self.augment(ids, rng, hidden)
                     # A loudness change moves the answers with the visible velocities.
                     levels = ids[:, VELOCITY] - self.velocity_offset
-                hidden, mode = choose_hidden(n, self.mix, rng)
                 ids, lab = apply_mask(ids, levels, hidden, mode, rng, self.velocity_offset, self.num_levels)
             input_ids[i, :n], labels[i, :n], attention_mask[i, :n] = ids, lab, 1
         return {
