@@ -76,7 +76,7 @@ def fixed_eval_masking(ds, config: VelocityBertConfig, seed: int):
     """Hide 15% of notes once, so every evaluation scores the same notes. Every hidden velocity
     becomes MASK: BERT's 10% "unchanged" would show the answer and inflate the scores."""
     rng = np.random.default_rng(seed)
-    mix = MaskingMix(random=1.0, span=0.0, ratio=0.0, all=0.0)
+    mix = MaskingMix(random=1.0, span=0.0, ratio=0.0)
 
     def mask(row):
         ids, levels = np.asarray(row["input_ids"]), np.asarray(row["levels"])
