@@ -3,15 +3,16 @@
 # model on every EVERY-th ASAP train file (default 80: 11 performances, ~1% of the notes) trains for
 # 500 steps (~90 epochs), long enough to overfit, once per recipe; validation is every 3rd
 # validation file (37). Each arm has run 9's masking mix; only the augmentation differs.
-#   [EVERY=80] bash benchmarks/augmentation_proxy.sh [STEPS] [ARM ...]
+#   [EVERY=80] [SEED=0] bash benchmarks/augmentation_proxy.sh [STEPS] [ARM ...]
 #   arms: none pitch loudness both visible (both, loudness only where half the velocities show) dropout
-# Results: runs/proxyEVERY_ARM/{trainer_state.json in the checkpoints, validation.json}.
+# Results: runs/proxyEVERY_ARM[_sSEED]/{trainer_state.json in the checkpoints, validation.json}.
 # ~25 min an arm on 2 cores (EVERY=20, 42 files, did not overfit in 500 steps).
 set -euo pipefail
 STEPS=${1:-500}; shift || true
 ARMS=${*:-none pitch both}
 ASAP=${ASAP:-../shared/data/asap}
 EVERY=${EVERY:-80}
+SEED=${SEED:-0}  # another seed: another initialization and random stream, to see one run's noise
 SUB=runs/proxy_data$EVERY
 mkdir -p "$SUB"
 for entry in "$ASAP"/*/; do ln -sfn "$(realpath "$entry")" "$SUB/$(basename "$entry")"; done
@@ -41,6 +42,7 @@ for arm in $ARMS; do
     *) echo "unknown arm $arm" >&2; exit 2 ;;
   esac
   out=runs/proxy${EVERY}_$arm
+  [ "$SEED" = 0 ] || out=${out}_s$SEED
   resume=()
   last=$(ls -d "$out"/checkpoint-* 2>/dev/null | sort -t- -k2 -n | tail -1 || true)
   [ -n "$last" ] && resume=(--resume_from_checkpoint "$last")
@@ -48,7 +50,7 @@ for arm in $ARMS; do
     --max_steps "$STEPS" --per_device_train_batch_size 16 --learning_rate 1e-3 --warmup_steps 50 \
     --lr_scheduler_type cosine --weight_decay 0.01 --eval_strategy steps --eval_steps 50 \
     --save_steps 50 --save_total_limit 2 --load_best_model_at_end --metric_for_best_model eval_loss \
-    --logging_steps 50 --report_to none --use_cpu --seed 0 --disable_tqdm true "${extra[@]}" "${resume[@]}"
+    --logging_steps 50 --report_to none --use_cpu --seed "$SEED" --disable_tqdm true "${extra[@]}" "${resume[@]}"
   python benchmarks/compare_on_validation.py "$out" --data "$SUB" --settings random15 all \
     --json "$out/validation.json"
 done
