@@ -111,7 +111,8 @@ def save_run_arguments(output_dir: str, model_args, data_args, mask_args, traini
     (Path(output_dir) / "run_arguments.json").write_text(json.dumps(arguments, indent=2))
 
 
-def main():
+def main(callbacks: list | None = None):
+    """`callbacks`: extra TrainerCallbacks for wrappers such as benchmarks/gpu/budget_train.py."""
     parser = HfArgumentParser((ModelArguments, DataArguments, MaskingArguments, TrainingArguments))
     model_args, data_args, mask_args, training_args = parser.parse_args_into_dataclasses()
     if training_args.should_save:  # the main process only
@@ -186,6 +187,7 @@ def main():
         processing_class=tokenizer,
         preprocess_logits_for_metrics=lambda logits, labels: logits.argmax(-1),
         compute_metrics=lambda p: compute_metrics(p, baseline),
+        callbacks=callbacks,
     )
     trained = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_metrics("train", trained.metrics)  # train_runtime etc., for the shipped summary

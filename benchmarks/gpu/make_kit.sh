@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds what a lent GPU machine lacks, in two git-ignored folders that the device tool carries:
+#   .whl/  wheels for its Python 3.12 (it has torch, transformers, accelerate, pyarrow; not these)
+#   .gpu/  ASAP's splits.csv and the tokenized windows (cache/windows-*.arrow, xz-packed, ~12 MB),
+#          so the device reads no MIDI (../shared does not travel there).
+#   bash benchmarks/gpu/make_kit.sh            (here, on the CPU machine; ~1 min)
+# then, with the device tool: benchmarks/gpu/side_by_side.sh (its header)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+grep -qx '/.whl/' .git/info/exclude || echo /.whl/ >> .git/info/exclude
+grep -qx '/.gpu/' .git/info/exclude || echo /.gpu/ >> .git/info/exclude
+mkdir -p .whl/alt .gpu
+pins=()
+for name in miditok symusic datasets dill multiprocess pySmartDL platformdirs; do
+  pins+=("$name==$(python -m pip show "$name" | sed -n 's/^Version: //p')")
+done
+dl() { python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+  --platform manylinux2014_x86_64 "$@"; }
+dl -d .whl "${pins[@]}"
+dl -d .whl/alt datasets==4.0.0  # fallback for an image whose pyarrow is older than datasets 5 needs
+python - <<'PY'
+import os
+
+from velocity_bert import DEFAULT_MODEL, VelocityBertConfig, VelocityBertTokenizer
+from velocity_bert.data import build_windows, list_files
+
+# The same calls and arguments as train.py, so the cache keys match there.
+tokenizer, config = VelocityBertTokenizer.from_pretrained(DEFAULT_MODEL), VelocityBertConfig.from_pretrained(DEFAULT_MODEL)
+data = "../shared/data/asap"
+train = build_windows(list_files(data, "train"), tokenizer, config.window_length, config.window_length // 4, "cache", 2)
+val = build_windows(list_files(data, "validation")[:30], tokenizer, config.window_length, config.window_overlap, "cache", 2)
+with open(".gpu/cache_files.txt", "w") as f:
+    f.writelines(os.path.relpath(c["filename"]) + "\n" for ds in (train, val) for c in ds.cache_files)
+PY
+cp ../shared/data/asap/splits.csv .gpu/splits.csv
+tar cJf .gpu/cache.tar.xz -T .gpu/cache_files.txt
+du -sh .whl .gpu

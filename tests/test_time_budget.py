@@ -1,0 +1,64 @@
+"""benchmarks/gpu/budget_train.py: a run cut to a time budget must equal train.py with that --max_steps."""
+
+import importlib.util
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from transformers import TrainerControl, TrainerState, get_cosine_schedule_with_warmup
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def budget_module():
+    spec = importlib.util.spec_from_file_location("budget_train", ROOT / "benchmarks" / "gpu" / "budget_train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def schedule(total):
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    return get_cosine_schedule_with_warmup(optimizer, num_warmup_steps=10, num_training_steps=total)
+
+
+def advance(scheduler):
+    scheduler.optimizer.step()  # as Trainer does, so torch does not warn about the order
+    scheduler.step()
+
+
+def test_budget_sets_max_steps_and_rebuilds_the_cosine(budget_module, tmp_path, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(budget_module.time, "time", lambda: clock[0])
+    # 0.5 s a step, 100 s left at the measurement, 10 s reserved, evaluations 2 s every 50 steps.
+    budget = budget_module.TimeBudget(deadline=1000.0 + 20 * 0.5 + 100, measure=(4, 8), reserve_s=10, eval_cost_s=2)
+    args = SimpleNamespace(eval_steps=50, max_steps=6000, output_dir=str(tmp_path))
+    state, control = TrainerState(max_steps=6000), TrainerControl()
+    cut = schedule(6000)
+    for step in range(1, 9):
+        state.global_step = step
+        advance(cut)
+        budget.on_step_end(args, state, control, lr_scheduler=cut)
+        if step < 8:
+            clock[0] += 0.5 if step >= 4 else 5.0  # the first steps are slow (start-up), not measured
+    # What is left after step 8, less the reserve, over the time a step and its share of evaluations take.
+    left = 1000.0 + 20 * 0.5 + 100 - clock[0] - 10
+    expected = (8 + int(left / (0.5 + 2 / 50))) // 50 * 50
+    assert state.max_steps == args.max_steps == budget.target == expected
+    assert json.loads((tmp_path / "budget.json").read_text())["max_steps"] == expected
+    assert not control.should_training_stop
+
+    plain = schedule(expected)
+    for _ in range(8):
+        advance(plain)
+    for step in range(9, expected + 1):  # the rest of the run: the same learning rates as a plain run
+        state.global_step = step
+        advance(cut)
+        advance(plain)
+        assert cut.get_last_lr() == pytest.approx(plain.get_last_lr())
+        budget.on_step_end(args, state, control, lr_scheduler=cut)
+        assert control.should_training_stop == (step == expected)
+    assert control.should_evaluate and control.should_save  # the last step is evaluated and kept
