@@ -27,7 +27,8 @@ def soup(models: list[str]) -> VelocityBertForMaskedVelocity:
             raise SystemExit(f"error: {path} has other weights than {models[0]}")
         for k, v in state.items():
             total[k] += v.double()
-    base.load_state_dict({k: (v / len(models)).to(base.state_dict()[k].dtype) for k, v in total.items()})
+    dtypes = {k: v.dtype for k, v in base.state_dict().items()}
+    base.load_state_dict({k: (v / len(models)).to(dtypes[k]) for k, v in total.items()})
     return base
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds what a lent GPU machine lacks, in two git-ignored folders that the device tool carries:
 #   .whl/  wheels for its Python 3.12 (it has torch, transformers, accelerate, pyarrow; not these)
-#   .gpu/  ASAP's splits.csv and the tokenized windows (cache/windows-*.arrow, xz-packed, ~12 MB),
+#   .gpu/  ASAP's splits.csv and the tokenized windows (cache/windows-*.arrow, xz-packed, ~10 MB),
 #          so the device reads no MIDI (../shared does not travel there).
 #   bash benchmarks/gpu/make_kit.sh            (here, on the CPU machine; ~1 min)
 # then, with the device tool: benchmarks/gpu/side_by_side.sh (its header)
@@ -22,16 +22,14 @@ dl -d .whl/alt datasets==4.0.0  # fallback for an image whose pyarrow is older t
 python - <<'PY'
 import os
 
+import train
 from velocity_bert import DEFAULT_MODEL, VelocityBertConfig, VelocityBertTokenizer
-from velocity_bert.data import build_windows, list_files
 
-# The same calls and arguments as train.py, so the cache keys match there.
+# Through train.py's own function and defaults (cache_dir, num_proc), so the cache keys match there.
 tokenizer, config = VelocityBertTokenizer.from_pretrained(DEFAULT_MODEL), VelocityBertConfig.from_pretrained(DEFAULT_MODEL)
-data = "../shared/data/asap"
-train = build_windows(list_files(data, "train"), tokenizer, config.window_length, config.window_length // 4, "cache", 2)
-val = build_windows(list_files(data, "validation")[:30], tokenizer, config.window_length, config.window_overlap, "cache", 2)
+splits = train.tokenized_splits(train.DataArguments(data_dir="../shared/data/asap", max_eval_files=30), config, tokenizer)
 with open(".gpu/cache_files.txt", "w") as f:
-    f.writelines(os.path.relpath(c["filename"]) + "\n" for ds in (train, val) for c in ds.cache_files)
+    f.writelines(os.path.relpath(c["filename"]) + "\n" for ds in splits.values() for c in ds.cache_files)
 PY
 cp ../shared/data/asap/splits.csv .gpu/splits.csv
 tar cJf .gpu/cache.tar.xz -T .gpu/cache_files.txt

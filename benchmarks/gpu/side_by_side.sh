@@ -3,7 +3,8 @@
 # after the start, then their models packed (float16, split under the tool's 16 MiB a file) in $OUT.
 #   bash benchmarks/gpu/side_by_side.sh TRAIN_S NAME "TRAIN.PY ARGS" [NAME "ARGS" ...]
 # Every run gets run 9's recipe (batch 256, warm-up 100, cosine, run 9's masking mix, bf16) from
-# START (default: the bundled model; START= with nothing trains from scratch) plus its own ARGS. Needs the kit of make_kit.sh, carried:
+# START (default: the bundled model; START= with nothing trains from scratch) plus its own ARGS.
+# Needs the kit of make_kit.sh, carried:
 #   run(command='bash benchmarks/gpu/side_by_side.sh 440 gpuH "--learning_rate 2e-4 --seed 21"', carry=[".whl", ".gpu"])
 # Back here: cat FILES_AT/NAME.tar.* | tar xf - -C runs    (runs/NAME, ready for compare_on_validation.py)
 # SIM=1 OUT=/tmp/simout bash benchmarks/gpu/side_by_side.sh 150 ...   dry-runs it on the CPU (tiny batches).
