@@ -3,11 +3,10 @@
 import importlib.util
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
-from transformers import TrainerControl, TrainerState, get_cosine_schedule_with_warmup
+from transformers import TrainerControl, TrainerState, TrainingArguments, get_cosine_schedule_with_warmup
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +24,17 @@ def schedule(total):
     return get_cosine_schedule_with_warmup(optimizer, num_warmup_steps=10, num_training_steps=total)
 
 
+def training_args(tmp_path, warmup_steps):
+    return TrainingArguments(
+        output_dir=str(tmp_path),
+        eval_steps=50,
+        max_steps=6000,
+        warmup_steps=warmup_steps,
+        report_to="none",
+        use_cpu=True,
+    )
+
+
 def advance(scheduler):
     scheduler.optimizer.step()  # as Trainer does, so torch does not warn about the order
     scheduler.step()
@@ -35,8 +45,9 @@ def test_budget_sets_max_steps_and_rebuilds_the_cosine(budget_module, tmp_path, 
     monkeypatch.setattr(budget_module.time, "time", lambda: clock[0])
     # 0.5 s a step, 100 s left at the measurement, 10 s reserved, evaluations 2 s every 50 steps.
     budget = budget_module.TimeBudget(deadline=1000.0 + 20 * 0.5 + 100, measure=(4, 8), reserve_s=10, eval_cost_s=2)
-    args = SimpleNamespace(eval_steps=50, max_steps=6000, output_dir=str(tmp_path))
+    args = training_args(tmp_path, warmup_steps=10)
     state, control = TrainerState(max_steps=6000), TrainerControl()
+    budget.on_train_begin(args, state, control)
     cut = schedule(6000)
     for step in range(1, 9):
         state.global_step = step
@@ -62,3 +73,10 @@ def test_budget_sets_max_steps_and_rebuilds_the_cosine(budget_module, tmp_path, 
         budget.on_step_end(args, state, control, lr_scheduler=cut)
         assert control.should_training_stop == (step == expected)
     assert control.should_evaluate and control.should_save  # the last step is evaluated and kept
+
+
+@pytest.mark.parametrize("warmup_steps", [5, 0.1])  # ends before the measurement; a ratio of the total
+def test_budget_refuses_a_schedule_it_cannot_cut_exactly(budget_module, tmp_path, warmup_steps):
+    budget = budget_module.TimeBudget(deadline=0.0, measure=(4, 8))
+    with pytest.raises(SystemExit, match="warmup_steps"):
+        budget.on_train_begin(training_args(tmp_path, warmup_steps), TrainerState(), TrainerControl())

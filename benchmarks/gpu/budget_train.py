@@ -32,6 +32,15 @@ class TimeBudget(TrainerCallback):
         self.eval_cost_s = eval_cost_s  # each periodic evaluation and checkpoint
         self.t0, self.target = None, None
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        # Cut after warm-up, the cosine would already have run on the old total; a warm-up ratio
+        # would itself change with the total. Either way the run would not equal a plain one.
+        if args.warmup_steps < max(1, self.measure[1]):
+            raise SystemExit(
+                f"budget_train.py needs --warmup_steps of at least {self.measure[1]} steps (a count, not a "
+                "ratio): it sets max_steps inside warm-up, where the schedule does not depend on it"
+            )
+
     def on_step_end(self, args, state, control, lr_scheduler=None, **kwargs):
         first, last = self.measure
         if state.global_step == first:
