@@ -17,18 +17,21 @@ ROWS = [  # (setting, JSON, label of our row, show the baselines)
     ("random15", Path(vb.DEFAULT_MODEL) / "eval_test_random15.json", "**velocity-bert**", True),
     ("random15", RESULTS / "test_random15_mode.json", "velocity-bert (`--estimate mode`)", False),
     ("random15", RESULTS / "test_random15_mean.json", "velocity-bert (`--estimate mean`)", False),
+    ("random15", RESULTS / "test_random15_overlap384.json", "velocity-bert (`--overlap 384`)", False),
     ("span", Path(vb.DEFAULT_MODEL) / "eval_test_span.json", "**velocity-bert**", True),
     ("span", RESULTS / "test_span_mode.json", "velocity-bert (`--estimate mode`)", False),
     ("span", RESULTS / "test_span_mean.json", "velocity-bert (`--estimate mean`)", False),
+    ("span", RESULTS / "test_span_overlap384.json", "velocity-bert (`--overlap 384`)", False),
     ("all", Path(vb.DEFAULT_MODEL) / "eval_test_all.json", "**velocity-bert**", True),
     ("all", RESULTS / "test_all_mode.json", "velocity-bert (`--estimate mode`)", False),
     ("all", RESULTS / "test_all_mean.json", "velocity-bert (`--estimate mean`)", False),
     ("all", RESULTS / "test_all_2passes.json", "velocity-bert (`--passes 2`, mask-predict)", False),
+    ("all", RESULTS / "test_all_overlap384.json", "velocity-bert (`--overlap 384`)", False),
 ]
 NAMES = {"train_median": "train median", "nearest16_median": "median of 16 nearest visible"}
 
 
-def row(setting: str, label: str, m: dict, passes: int | str = "") -> str:
+def row(setting: str, label: str, m: dict, passes: int | str = "", overlap: int | str = "") -> str:
     r = m.get("pearson_r_per_file")
     r = f"{r:.2f}" if isinstance(r, float) else ""
     lo, hi = m["mae_ci95"]
@@ -36,21 +39,21 @@ def row(setting: str, label: str, m: dict, passes: int | str = "") -> str:
     return (
         f"| {setting} | {label} | {m['exact']:.1%} | {m['within_one']:.1%} | {m['mae']:.2f} ({lo:.2f}-{hi:.2f}) "
         f"| {m['within_6.4']:.1%} | {m['within_12.7']:.1%} | {m['pred_sd']:.1f} | {r} | {pa['exact']:.1%} / {pa['mae']:.2f} "
-        f"| {passes} |"
+        f"| {passes} | {overlap} |"
     )
 
 
 def main():
     print(
         "| setting | system | exact | within 1 | MAE (95% CI) | within 6.4 | within 12.7 | SD of pred. "
-        "| r per file | piece avg exact / MAE | passes |"
+        "| r per file | piece avg exact / MAE | passes | overlap |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for setting, path, label, baselines in ROWS:
         if not path.exists():
             continue
         report = json.loads(path.read_text())
-        print(row(setting, label, report["results"]["velocity_bert"], report["passes"]))
+        print(row(setting, label, report["results"]["velocity_bert"], report["passes"], report["overlap"]))
         if baselines:
             for name, m in report["results"].items():
                 if name != "velocity_bert":

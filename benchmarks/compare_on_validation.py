@@ -2,12 +2,14 @@
 a decoding default or the next training run is chosen without looking at the test split.
 
     python benchmarks/compare_on_validation.py MODEL [MODEL ...] [--estimates mode median mean]
-        [--settings random15 span all] [--files N] [--transpose S [S ...]] [--json F]
+        [--settings random15 span all] [--overlaps N [N ...]] [--files N] [--transpose S [S ...]] [--json F]
 
 With two or more models it also evaluates their average (the mean of their predicted level
 distributions): what a second, differently trained model knows that the first does not, measured
 before anyone pays for it on a GPU. The average is not a shipping path (the bundled model is one
 folder of at most 25 MB).
+
+--overlaps 256 384 decodes with each window overlap in turn (default: each model's own).
 
 --transpose -3 0 3 also evaluates each model on copies of the input transposed by those semitones,
 their distributions averaged (test-time augmentation: the model was trained on transposed windows,
@@ -17,6 +19,7 @@ so each copy is a slightly different view of the same dynamics). It costs one en
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from types import SimpleNamespace
 
@@ -65,6 +68,7 @@ def main():
     parser.add_argument("--files", type=int, default=0, help="first N validation files (0: all)")
     parser.add_argument("--settings", nargs="+", default=["random15", "all"])
     parser.add_argument("--estimates", nargs="+", default=[DecodingOptions.estimate], choices=ESTIMATES)
+    parser.add_argument("--overlaps", nargs="+", type=int, default=[None], help="window overlaps to compare")
     parser.add_argument("--transpose", nargs="+", type=int, default=None, help="also: average over these shifts")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
@@ -81,11 +85,11 @@ def main():
             copies = [Transposed(model, t, tokenizer.pitch_token_range) for t in args.transpose]
             candidates[f"{name}, transposed {shifts}"] = ProbabilityAverage(copies)
     rows = []
-    print("| setting | model | estimate | exact | within 1 | MAE | SD of pred. | piece avg MAE | decoding |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| setting | model | estimate | overlap | exact | within 1 | MAE | SD of pred. | piece avg MAE | decoding |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for setting in args.settings:
         for name, model in candidates.items():
-            for estimate in args.estimates:
+            for estimate, overlap in itertools.product(args.estimates, args.overlaps):
                 report = evaluate(
                     model,
                     tokenizer,
@@ -93,15 +97,17 @@ def main():
                     "validation",
                     setting,
                     seed=0,
-                    options=DecodingOptions(estimate=estimate),
+                    options=DecodingOptions(estimate=estimate, overlap=overlap),
                     max_files=args.files or None,
                     progress=False,
                 )
                 r = report["results"]["velocity_bert"]
-                rows.append({"model": name, **{k: report[k] for k in ("setting", "estimate", "files")}, **r})
+                keys = ("setting", "estimate", "overlap", "files")
+                rows.append({"model": name, **{k: report[k] for k in keys}, **r})
                 print(
-                    f"| {setting} | {name} | {estimate} | {r['exact']:.1%} | {r['within_one']:.1%} | {r['mae']:.2f} "
-                    f"| {r['pred_sd']:.1f} | {r['piece_averaged']['mae']:.2f} | {report['decode_seconds']:.0f} s |",
+                    f"| {setting} | {name} | {estimate} | {report['overlap']} | {r['exact']:.1%} | {r['within_one']:.1%} "
+                    f"| {r['mae']:.2f} | {r['pred_sd']:.1f} | {r['piece_averaged']['mae']:.2f} "
+                    f"| {report['decode_seconds']:.0f} s |",
                     flush=True,
                 )
     if args.json:

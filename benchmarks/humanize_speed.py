@@ -1,7 +1,7 @@
 """Humanize speed and memory: notes per second for filling 15% of a piece and for predicting every
 velocity, the ratio to the piece's duration (x real time), and peak memory.
 
-    python benchmarks/humanize_speed.py --notes 6000 [--model DIR] [--passes N] [--json F]
+    python benchmarks/humanize_speed.py --notes 6000 [--model DIR] [--passes N] [--overlap N] [--json F]
     /usr/bin/time -v python benchmarks/humanize_speed.py --notes 17000 --only all   # peak RSS
 
 The piece is cut from (or, for long pieces, chained from) ASAP test performances when the folder
@@ -51,9 +51,9 @@ def piece_with(n_notes: int) -> symusic.Score:
     return out
 
 
-def timed(pipe, score, mask, passes: int | None) -> float:
+def timed(pipe, score, mask, passes: int | None, overlap: int | None = None) -> float:
     start = time.perf_counter()
-    pipe(score, mask=mask, passes=passes)
+    pipe(score, mask=mask, passes=passes, overlap=overlap)
     return time.perf_counter() - start
 
 
@@ -62,6 +62,7 @@ def main():
     parser.add_argument("--notes", type=int, default=6000)
     parser.add_argument("--model", default=vb.DEFAULT_MODEL)
     parser.add_argument("--passes", type=int, default=None, help="default: the pipeline's")
+    parser.add_argument("--overlap", type=int, default=None, help="default: the model's window_overlap")
     parser.add_argument("--only", choices=("fill15", "all"), default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
@@ -70,12 +71,17 @@ def main():
     notes = vb.load_notes(score)
     duration = float(np.max(notes.onset_sec + notes.duration_sec))
     timed(pipe, score, None, 1)  # warm-up
-    result = {"notes": len(notes), "duration_s": round(duration, 1), "passes": args.passes or "default"}
+    result = {
+        "notes": len(notes),
+        "duration_s": round(duration, 1),
+        "passes": args.passes or "default",
+        "overlap": args.overlap or pipe.model.config.window_overlap,
+    }
     settings = {"fill15": np.random.default_rng(0).random(len(notes)) < 0.15, "all": None}
     for name, mask in settings.items():
         if args.only and name != args.only:
             continue
-        seconds = min(timed(pipe, score, mask, args.passes) for _ in range(2))
+        seconds = min(timed(pipe, score, mask, args.passes, args.overlap) for _ in range(2))
         result[name] = {
             "seconds": round(seconds, 3),
             "notes_per_s": round(len(notes) / seconds),

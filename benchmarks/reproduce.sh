@@ -21,11 +21,18 @@ for setting in random15 span all; do
 done
 velocity-bert evaluate "$model" --data "$data" --split test --setting all --passes 2 \
     --json "$out/test_all_2passes.json"   # iterative mask-predict, for comparison with the 1-pass default
+for setting in random15 span all; do  # four windows per note: more accurate, half the speed
+    velocity-bert evaluate "$model" --data "$data" --split test --setting "$setting" --overlap 384 \
+        --json "$out/test_${setting}_overlap384.json"
+done
 python benchmarks/decoding_tradeoff.py --files 16 --json "$out/decoding_tradeoff.json"
 python benchmarks/compare_on_validation.py "$model" --settings random15 span all --estimates mode median mean \
     --json "$out/validation_estimates.json"
+python benchmarks/compare_on_validation.py "$model" --settings random15 span all --overlaps 384 \
+    --json "$out/validation_overlap384.json"
 python benchmarks/level_vs_shape.py --model "$model" --json "$out/level_vs_shape_validation.json"
 python benchmarks/humanize_speed.py --notes 6000 --json "$out/humanize_6000.json"
+python benchmarks/humanize_speed.py --notes 6000 --overlap 384 --json "$out/humanize_6000_overlap384.json"
 python benchmarks/humanize_speed.py --notes 6000 --passes 4 --json "$out/humanize_6000_4passes.json"  # the old default
 /usr/bin/time -v python benchmarks/humanize_speed.py --notes 17000 --only all --json "$out/humanize_17000.json" \
     2> "$out/humanize_17000_time.txt"

@@ -32,12 +32,15 @@ class DecodingOptions:
     estimate: str = "median"
     seed: int | None = None
     batch_size: int = 16
-    # Notes shared by neighbouring windows; None uses the model's config.window_overlap. Less
-    # overlap means fewer windows (faster) but less context for notes near a window's edge.
+    # Notes shared by neighbouring windows; None uses the model's config.window_overlap (256 of 512
+    # for the bundled model: two windows per note). 384 (four windows per note) was more accurate in
+    # every setting on ASAP validation and test, but doubles the work and fell under the 100x
+    # real-time humanize goal on a slow 2-core machine, so it is an option (BENCHMARKS.md).
     overlap: int | None = None
     # How the windows that hold a note combine: "mean" averages their predicted distributions
     # (free: those windows are computed anyway; on validation it beat "owner", the window where
-    # the note sits most centrally, see BENCHMARKS.md).
+    # the note sits most centrally, and also beat weighting each window by how central the note is
+    # in it, see BENCHMARKS.md: the gain is in the number of views, not in the central ones).
     combine: str = "mean"
     # After prediction: None keeps what the model predicts; (lo, hi) maps the 2nd-98th percentile
     # of the predicted velocities onto lo..hi (the dynamic range of the result).
