@@ -75,7 +75,7 @@ def main():
         "notes": len(notes),
         "duration_s": round(duration, 1),
         "passes": args.passes or "default",
-        "overlap": args.overlap or pipe.model.config.window_overlap,
+        "overlap": pipe.model.config.window_overlap if args.overlap is None else args.overlap,  # 0 is an overlap
     }
     settings = {"fill15": np.random.default_rng(0).random(len(notes)) < 0.15, "all": None}
     for name, mask in settings.items():
