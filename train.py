@@ -16,7 +16,7 @@ from transformers import HfArgumentParser, Trainer, TrainingArguments
 
 from velocity_bert import VelocityBertConfig, VelocityBertForMaskedVelocity, VelocityBertTokenizer, save_model_folder
 from velocity_bert.augmentation import Compose, Loudness, Transpose
-from velocity_bert.data import WindowArrays, build_windows, list_files
+from velocity_bert.data import RandomWindows, WindowArrays, build_windows, list_files
 from velocity_bert.masking import MaskingCollator, MaskingMix, apply_mask, choose_hidden
 from velocity_bert.metrics import level_metrics
 
@@ -41,6 +41,9 @@ class DataArguments:
     cache_dir: str = "cache"
     train_overlap: int | None = field(
         default=None, metadata={"help": "notes shared by consecutive train windows (default: a quarter window)"}
+    )
+    random_offsets: bool = field(
+        default=False, metadata={"help": "start each train window at a new random note every time it is drawn"}
     )
     num_proc: int = 2
     max_train_files: int | None = None
@@ -93,15 +96,22 @@ def tokenized_splits(data_args: DataArguments, config: VelocityBertConfig, token
     """The train and validation windows, built (or read from the cache) with the arguments that key
     the cache; benchmarks/gpu/make_kit.sh calls this too, so the windows it packs are found."""
     splits = {}
-    for split, limit, overlap in (
-        ("train", data_args.max_train_files, data_args.train_overlap or config.window_length // 4),
-        ("validation", data_args.max_eval_files, config.window_overlap),
+    for split, limit, length, overlap in (
+        (
+            "train",
+            data_args.max_train_files,
+            None if data_args.random_offsets else config.window_length,
+            train_window_overlap(data_args, config),
+        ),
+        ("validation", data_args.max_eval_files, config.window_length, config.window_overlap),
     ):
         files = list_files(data_args.data_dir, split)[:limit]
-        splits[split] = build_windows(
-            files, tokenizer, config.window_length, overlap, data_args.cache_dir, data_args.num_proc
-        )
+        splits[split] = build_windows(files, tokenizer, length, overlap, data_args.cache_dir, data_args.num_proc)
     return splits
+
+
+def train_window_overlap(data_args: DataArguments, config: VelocityBertConfig) -> int:
+    return data_args.train_overlap or config.window_length // 4
 
 
 def compute_metrics(prediction, baseline_level: int) -> dict:
@@ -161,7 +171,12 @@ def main(callbacks: list | None = None):
         }
         eval_ds = fixed_eval_masking(splits["validation"], config, data_args.eval_seed).remove_columns("levels")
 
-    train_ds = WindowArrays(splits["train"])
+    if data_args.random_offsets:  # whole files, cut anew at every draw
+        train_ds = RandomWindows(
+            splits["train"], tokenizer, config.window_length, train_window_overlap(data_args, config)
+        )
+    else:
+        train_ds = WindowArrays(splits["train"])
     # The constant baseline every run must beat: the train split's median level.
     baseline = int(np.median(train_ds.levels))
     mix = MaskingMix(

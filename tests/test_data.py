@@ -2,7 +2,7 @@ import numpy as np
 
 from tests.conftest import make_score
 from velocity_bert import VelocityBertTokenizer, load_notes
-from velocity_bert.data import WindowArrays, build_windows, list_files
+from velocity_bert.data import RandomWindows, WindowArrays, build_windows, list_files
 from velocity_bert.decoding import window_starts
 
 
@@ -77,3 +77,52 @@ def test_window_arrays_match_the_dataset_rows(tmp_path):
         np.testing.assert_array_equal(arrays[i]["levels"], np.asarray(row["levels"]))
     assert len(WindowArrays(ds.select(range(2, 4)))) == 2
     np.testing.assert_array_equal(WindowArrays(ds.select(range(2, 4)))[1]["levels"], ds[3]["levels"])
+
+
+def test_random_windows_are_true_cuts_of_whole_files(tmp_path):
+    import torch
+
+    files = [write(tmp_path / f"{i}.mid", seed=i, n=30 + 150 * i) for i in range(3)]
+    tok = VelocityBertTokenizer()
+    whole = build_windows(files, tok, window_length=None, cache_dir=tmp_path / "cache")
+    assert len(whole) == 3 and whole[2]["start"] == 0
+    fixed = build_windows(files, tok, window_length=64, overlap=16)
+    windows = RandomWindows(whole, tok, length=64, overlap=16)
+    assert len(windows) == len(fixed)  # an epoch is as long as with fixed windows
+    notes = [load_notes(p) for p in files]
+    ids = [tok.encode(n) for n in notes]
+    levels = [tok.velocity_to_level(n.velocity) for n in notes]
+    torch.manual_seed(0)
+    starts = {}
+    for _ in range(20):
+        for i in range(len(windows)):
+            f, nominal = windows.index[i]
+            w = windows[i]
+            n = len(notes[f])
+            assert w["input_ids"].dtype == np.int16 and len(w["input_ids"]) == min(64, n)
+            # find where this window was cut; it must be the tokenizer's own window of that span
+            start = next(
+                s
+                for s in range(max(1, n - 63))
+                if np.array_equal(levels[f][s : s + 64], w["levels"])
+                and np.array_equal(tok.window(ids[f], s, s + 64), w["input_ids"])
+            )
+            assert abs(start - nominal) <= 24 or start in (0, n - 64)
+            starts.setdefault(i, set()).add(start)
+    assert len(starts[0]) == 1  # the shortest file fits one window, always whole
+    assert all(len(s) > 5 for i, s in starts.items() if windows.index[i][0] == 2)  # starts move
+
+
+def test_random_windows_draws_follow_torch_seed(tmp_path):
+    import torch
+
+    files = [write(tmp_path / "a.mid", seed=1, n=400)]
+    tok = VelocityBertTokenizer()
+    whole = build_windows(files, tok, window_length=None)
+
+    def draw(seed):
+        torch.manual_seed(seed)
+        windows = RandomWindows(whole, tok, length=64, overlap=16)
+        return [windows[i]["levels"].tobytes() for i in range(len(windows))]
+
+    assert draw(0) == draw(0) and draw(0) != draw(1)

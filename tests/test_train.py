@@ -91,3 +91,22 @@ def test_train_lowers_loss_and_beats_constant(asap, tmp_path):
     assert recipe["data"]["velocity_shift"] == 1 and recipe["data"]["pitch_shift"] == 2
     assert recipe["masking"]["mask_random"] == MaskingMix.random and "--max_steps" in recipe["command"]
     assert json.loads((out / "all_results.json").read_text())["train_runtime"] > 0
+
+
+def test_train_with_random_offsets_runs(asap, tmp_path):
+    """--random_offsets trains from whole-file rows cut at every draw (velocity_bert.data.RandomWindows)."""
+    out = tmp_path / "run"
+    # fmt: off
+    args = [
+        "--data_dir", str(asap), "--output_dir", str(out), "--cache_dir", str(tmp_path / "cache"),
+        "--max_train_files", "3", "--max_eval_files", "2", "--hidden_size", "32", "--num_hidden_layers", "1",
+        "--num_attention_heads", "2", "--intermediate_size", "64", "--window_length", "64", "--max_steps", "6",
+        "--per_device_train_batch_size", "4", "--eval_strategy", "no", "--save_strategy", "no",
+        "--report_to", "none", "--use_cpu", "--disable_tqdm", "true", "--random_offsets", "--pitch_shift", "2",
+    ]
+    # fmt: on
+    done = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((out / "run_arguments.json").read_text())["data"]["random_offsets"] is True
+    assert json.loads((out / "all_results.json").read_text())["train_loss"] > 0
+    assert (out / "model.safetensors").exists()

@@ -53,7 +53,7 @@ def list_files(root: str | Path, split: str) -> list[Path]:
     return [p for p in files if _hash_split(str(p.parent.relative_to(root))) == split]
 
 
-def _windows_of_files(batch: dict, tokenizer: VelocityBertTokenizer, length: int, overlap: int) -> dict:
+def _windows_of_files(batch: dict, tokenizer: VelocityBertTokenizer, length: int | None, overlap: int) -> dict:
     out = {"input_ids": [], "levels": [], "path": [], "start": []}
     for path in batch["path"]:
         try:
@@ -62,6 +62,12 @@ def _windows_of_files(batch: dict, tokenizer: VelocityBertTokenizer, length: int
             continue  # an unusable file in a corpus is skipped, not fatal
         ids = tokenizer.encode(notes)
         levels = tokenizer.velocity_to_level(notes.velocity)
+        if length is None:  # the whole file, bars absolute: RandomWindows cuts it when drawn
+            out["input_ids"].append(ids.astype(np.int16))
+            out["levels"].append(levels.astype(np.int8))
+            out["path"].append(path)
+            out["start"].append(0)
+            continue
         for start in window_starts(len(notes), length, overlap):
             stop = min(start + length, len(notes))
             out["input_ids"].append(tokenizer.window(ids, start, stop).astype(np.int16))
@@ -74,12 +80,15 @@ def _windows_of_files(batch: dict, tokenizer: VelocityBertTokenizer, length: int
 def build_windows(
     files: list[Path],
     tokenizer: VelocityBertTokenizer,
-    window_length: int = 512,
+    window_length: int | None = 512,
     overlap: int = 256,
     cache_dir: str | Path | None = None,
     num_proc: int | None = None,
 ) -> datasets.Dataset:
-    """Tokenized windows of every file, cached under `cache_dir` keyed by files and settings."""
+    """Tokenized windows of every file, cached under `cache_dir` keyed by files and settings.
+
+    `window_length=None` keeps each file whole (one row, bars absolute), for `RandomWindows`.
+    """
     key = json.dumps(
         [
             sorted(map(str, files)),
@@ -87,7 +96,7 @@ def build_windows(
             list(tokenizer.shift_bins_ms),
             tokenizer.sustain_pedal,
             window_length,
-            overlap,
+            overlap if window_length else None,  # whole files do not depend on it
         ]
     )
     cache_file = None
@@ -141,3 +150,55 @@ class WindowArrays(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict:
         a, b = self.offsets[i], self.offsets[i + 1]
         return {"input_ids": self.ids[a:b], "levels": self.levels[a:b]}
+
+
+class RandomWindows(WindowArrays):
+    """Training windows whose starts move at random each time they are drawn.
+
+    Fixed windows show a note in the same few contexts every pass, and the 6 x 384 model learns
+    them by heart within ~200 passes over ASAP (validation loss rises while train loss falls). In
+    the CPU proxy, windows at 8x the offsets held that off without touching any velocity
+    (BENCHMARKS.md, "Augmentation: what delays overfitting?"); drawing each start anew gives the
+    same variety from one row per file, where fixed offsets would make the cache 8x larger.
+
+    `files` comes from `build_windows(..., window_length=None)`. An epoch has as many windows as the
+    fixed layout (`length`, `overlap`) has, and window i starts within half a step of that layout's
+    i-th start, so every pass still covers each file evenly. Hand-written: MidiTok's and datasets'
+    loaders cut fixed windows only.
+    """
+
+    def __init__(self, files: datasets.Dataset, tokenizer: VelocityBertTokenizer, length: int, overlap: int):
+        super().__init__(files)
+        self.tokenizer, self.length, self.step = tokenizer, length, length - overlap
+        self.index = np.array(
+            [(f, s) for f in range(len(self.offsets) - 1) for s in window_starts(self.file_length(f), length, overlap)],
+            dtype=np.int64,
+        ).reshape(-1, 2)
+        self._seed, self._rng = None, None
+
+    def file_length(self, f: int) -> int:
+        return int(self.offsets[f + 1] - self.offsets[f])
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def rng(self) -> np.random.Generator:
+        # torch seeds each DataLoader worker (and each epoch's workers) differently, and Trainer
+        # seeds torch: a generator keyed on torch's seed differs across workers yet is reproducible.
+        seed = torch.initial_seed()
+        if seed != self._seed:
+            self._seed, self._rng = seed, np.random.default_rng(seed)
+        return self._rng
+
+    def __getitem__(self, i: int) -> dict:
+        f, nominal = self.index[i]
+        a, n = self.offsets[f], self.file_length(f)
+        start = 0
+        if n > self.length:
+            jitter = int(self.rng().integers(-(self.step // 2), self.step - self.step // 2))
+            start = min(max(int(nominal) + jitter, 0), n - self.length)
+        stop = min(start + self.length, n)
+        return {
+            "input_ids": self.tokenizer.window(self.ids[a : a + n], start, stop),
+            "levels": self.levels[a + start : a + stop],
+        }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds what a lent GPU machine lacks, in two git-ignored folders that the device tool carries:
 #   .whl/  wheels for its Python 3.12 (it has torch, transformers, accelerate, pyarrow; not these)
-#   .gpu/  ASAP's splits.csv and the tokenized windows (cache/windows-*.arrow, xz-packed, ~10 MB),
+#   .gpu/  ASAP's splits.csv and the tokenized windows and whole files (cache/windows-*.arrow, xz-packed, ~20 MB),
 #          so the device reads no MIDI (../shared does not travel there).
 #   bash benchmarks/gpu/make_kit.sh            (here, on the CPU machine; ~1 min)
 # then, with the device tool: benchmarks/gpu/side_by_side.sh (its header)
@@ -27,9 +27,13 @@ from velocity_bert import DEFAULT_MODEL, VelocityBertConfig, VelocityBertTokeniz
 
 # Through train.py's own function and defaults (cache_dir, num_proc), so the cache keys match there.
 tokenizer, config = VelocityBertTokenizer.from_pretrained(DEFAULT_MODEL), VelocityBertConfig.from_pretrained(DEFAULT_MODEL)
-splits = train.tokenized_splits(train.DataArguments(data_dir="../shared/data/asap", max_eval_files=30), config, tokenizer)
+names = set()
+for random_offsets in (False, True):  # fixed train windows, and whole train files for --random_offsets
+    data_args = train.DataArguments(data_dir="../shared/data/asap", max_eval_files=30, random_offsets=random_offsets)
+    splits = train.tokenized_splits(data_args, config, tokenizer)
+    names.update(os.path.relpath(c["filename"]) for ds in splits.values() for c in ds.cache_files)
 with open(".gpu/cache_files.txt", "w") as f:
-    f.writelines(os.path.relpath(c["filename"]) + "\n" for ds in splits.values() for c in ds.cache_files)
+    f.writelines(name + "\n" for name in sorted(names))
 PY
 cp ../shared/data/asap/splits.csv .gpu/splits.csv
 tar cJf .gpu/cache.tar.xz -T .gpu/cache_files.txt
