@@ -62,7 +62,9 @@ def _windows_of_files(batch: dict, tokenizer: VelocityBertTokenizer, length: int
             continue  # an unusable file in a corpus is skipped, not fatal
         ids = tokenizer.encode(notes)
         levels = tokenizer.velocity_to_level(notes.velocity)
-        if length is None:  # the whole file, bars absolute: RandomWindows cuts it when drawn
+        if length is None:  # the whole file, bars absolute, cut when drawn (RandomWindows)
+            if ids.max() > np.iinfo(np.int16).max:
+                continue  # over 32,767 bars would wrap in int16; no real piece comes near
             out["input_ids"].append(ids.astype(np.int16))
             out["levels"].append(levels.astype(np.int8))
             out["path"].append(path)
@@ -156,10 +158,11 @@ class RandomWindows(WindowArrays):
     """Training windows whose starts move at random each time they are drawn.
 
     Fixed windows show a note in the same few contexts every pass, and the 6 x 384 model learns
-    them by heart within ~200 passes over ASAP (validation loss rises while train loss falls). In
-    the CPU proxy, windows at 8x the offsets held that off without touching any velocity
-    (BENCHMARKS.md, "Augmentation: what delays overfitting?"); drawing each start anew gives the
-    same variety from one row per file, where fixed offsets would make the cache 8x larger.
+    them by heart within ~180 passes over ASAP (validation loss rises while train loss falls). In
+    the CPU proxy, windows at 8x the offsets held that off without touching any velocity; drawing
+    each start anew gives that variety from one row per file, where fixed offsets would make the
+    cache 8x larger. With it the bundled model trained ~285 passes and was still improving
+    (BENCHMARKS.md, "Run 10").
 
     `files` comes from `build_windows(..., window_length=None)`. An epoch has as many windows as the
     fixed layout (`length`, `overlap`) has, and window i starts within half a step of that layout's
