@@ -31,6 +31,7 @@ python benchmarks/compare_on_validation.py "$model" --settings random15 span all
 python benchmarks/compare_on_validation.py "$model" --settings random15 span all --overlaps 384 \
     --json "$out/validation_overlap384.json"
 python benchmarks/level_vs_shape.py --model "$model" --json "$out/level_vs_shape_validation.json"
+python benchmarks/fit_gap.py "$model" --json "$out/fit_gap.json"  # train files against validation files
 python benchmarks/humanize_speed.py --notes 6000 --json "$out/humanize_6000.json"
 python benchmarks/humanize_speed.py --notes 6000 --overlap 384 --json "$out/humanize_6000_overlap384.json"
 python benchmarks/humanize_speed.py --notes 6000 --passes 4 --json "$out/humanize_6000_4passes.json"  # the old default

@@ -17,3 +17,31 @@ def test_explicit_files_match_the_split_and_report_decoding_time(tiny_model_dir,
     by_list = evaluate(*args, setting="all", options=options, files=files, progress=False)
     assert by_list["results"] == by_split["results"] and by_list["files"] == 3
     assert by_list["decode_seconds"] > 0 and by_list["overlap"] == 16 and by_list["passes"] == 1
+
+
+def test_cached_encoder_runs_give_the_same_numbers_as_fresh_ones(tiny_model_dir, tmp_path):
+    """benchmarks/compare_on_validation.py reuses a model's outputs across point estimates: only
+    right if every estimate then reports exactly what an uncached model gives, and if passes > 1
+    (whose later inputs depend on the estimate) still runs the encoder where the inputs differ."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_on_validation.py"
+    spec = importlib.util.spec_from_file_location("compare_on_validation", path)
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    for i in range(4):
+        make_score(150, seed=i, drums=False).dump_midi(str(tmp_path / f"p{i}.mid"))
+    files = sorted(tmp_path.glob("*.mid"))
+    pipe = vb.load_pipeline(str(tiny_model_dir))
+    cached = compare.CachedLogits(pipe.model)
+    for passes in (1, 2):
+        for estimate in ("mode", "median", "mean"):
+            options = DecodingOptions(estimate=estimate, passes=passes, overlap=16)
+            kwargs = dict(setting="random15", options=options, files=files, progress=False)
+            fresh = evaluate(pipe.model, pipe.velocity_tokenizer, tmp_path, **kwargs)
+            hits = cached.hits
+            reused = evaluate(cached, pipe.velocity_tokenizer, tmp_path, **kwargs)
+            assert reused["results"] == fresh["results"]
+            assert (cached.hits > hits) == (estimate != "mode" or passes > 1)
+    assert len(cached.memory) > 0
