@@ -58,12 +58,12 @@ class CachedLogits(torch.nn.Module):
     def __init__(self, model: torch.nn.Module):
         super().__init__()
         self.model, self.config = model, model.config
-        self.memory: dict[bytes, torch.Tensor] = {}
+        self.memory: dict[tuple, torch.Tensor] = {}
         self.hits = 0
 
     def forward(self, input_ids, attention_mask):
-        key = hashlib.blake2b(input_ids.cpu().numpy().tobytes() + attention_mask.cpu().numpy().tobytes()).digest()
-        key += bytes(str(tuple(input_ids.shape)), "ascii")
+        digest = hashlib.blake2b(input_ids.cpu().numpy().tobytes() + attention_mask.cpu().numpy().tobytes())
+        key = (tuple(input_ids.shape), digest.digest())
         if key in self.memory:
             self.hits += 1
         else:

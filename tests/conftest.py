@@ -49,6 +49,18 @@ def make_score(n_notes: int = 200, seed: int = 0, drums: bool = True, tpq: int =
     return score
 
 
+def import_script(relative_path: str):
+    """A script under the repository root (benchmarks/...), imported as a module: they are not part
+    of the package, but tests check the pieces of them that numbers in BENCHMARKS.md depend on."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def tiny_config(**overrides):
     """A model small enough for unit tests (windows of 64 notes, so long pieces use many)."""
     from velocity_bert import VelocityBertConfig

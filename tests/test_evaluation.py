@@ -1,5 +1,5 @@
 import velocity_bert as vb
-from tests.conftest import make_score
+from tests.conftest import import_script, make_score
 from velocity_bert.data import list_files
 from velocity_bert.decoding import DecodingOptions
 from velocity_bert.evaluation import evaluate
@@ -23,13 +23,7 @@ def test_cached_encoder_runs_give_the_same_numbers_as_fresh_ones(tiny_model_dir,
     """benchmarks/compare_on_validation.py reuses a model's outputs across point estimates: only
     right if every estimate then reports exactly what an uncached model gives, and if passes > 1
     (whose later inputs depend on the estimate) still runs the encoder where the inputs differ."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_on_validation.py"
-    spec = importlib.util.spec_from_file_location("compare_on_validation", path)
-    compare = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare)
+    compare = import_script("benchmarks/compare_on_validation.py")
     for i in range(4):
         make_score(150, seed=i, drums=False).dump_midi(str(tmp_path / f"p{i}.mid"))
     files = sorted(tmp_path.glob("*.mid"))

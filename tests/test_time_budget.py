@@ -1,22 +1,17 @@
 """benchmarks/gpu/budget_train.py: a run cut to a time budget must equal train.py with that --max_steps."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 from transformers import TrainerControl, TrainerState, TrainingArguments, get_cosine_schedule_with_warmup
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import import_script
 
 
 @pytest.fixture(scope="module")
 def budget_module():
-    spec = importlib.util.spec_from_file_location("budget_train", ROOT / "benchmarks" / "gpu" / "budget_train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_script("benchmarks/gpu/budget_train.py")
 
 
 def schedule(total):
