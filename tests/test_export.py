@@ -73,3 +73,23 @@ def test_bundled_folder_refuses_weights_over_the_package_limit(tiny_model_dir, t
         export(tiny_model_dir, bundled)
     assert [f.name for f in bundled.iterdir()] == ["config.json"]
     assert export(tiny_model_dir, tmp_path / "elsewhere").is_dir()  # other folders have no limit
+
+
+def test_int8_roundtrip_stays_within_half_a_step_of_each_row_scale():
+    """benchmarks/int8_roundtrip.py measures what 8-bit storage would cost; its rounding must be
+    the storage it claims: per-row symmetric int8, one float16 scale per row, at most half a step
+    off, and the byte count of exactly that."""
+    from tests.conftest import import_script
+
+    roundtrip = import_script("benchmarks/int8_roundtrip.py").int8_roundtrip
+    torch.manual_seed(0)
+    weight = torch.randn(48, 32) * torch.logspace(-3, 1, 48)[:, None]  # rows of very different size
+    weight[5] = 0.0
+    back, stored = roundtrip(weight)
+    assert stored == 48 * 32 + 2 * 48 and back.dtype == weight.dtype
+    step = (weight.abs().amax(dim=1, keepdim=True) / 127).half().float()
+    assert torch.all((back - weight).abs() <= step / 2 + 1e-6 * weight.abs().amax(dim=1, keepdim=True))
+    assert torch.equal(back[5], weight[5]) and not torch.equal(back, weight)
+    assert torch.isfinite(back).all()
+    levels = torch.round(back / torch.where(step > 0, step, 1.0))
+    assert levels.abs().max() <= 127 and torch.allclose(levels * step, back, atol=1e-6)
