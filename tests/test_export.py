@@ -7,6 +7,7 @@ import torch
 from safetensors import safe_open
 
 import velocity_bert as vb
+from tests.conftest import import_script
 from velocity_bert.export import export
 
 
@@ -79,8 +80,6 @@ def test_int8_roundtrip_stays_within_half_a_step_of_each_row_scale():
     """benchmarks/int8_roundtrip.py measures what 8-bit storage would cost; its rounding must be
     the storage it claims: per-row symmetric int8, one float16 scale per row, at most half a step
     off, and the byte count of exactly that."""
-    from tests.conftest import import_script
-
     roundtrip = import_script("benchmarks/int8_roundtrip.py").int8_roundtrip
     torch.manual_seed(0)
     weight = torch.randn(48, 32) * torch.logspace(-3, 1, 48)[:, None]  # rows of very different size
