@@ -29,7 +29,7 @@ class ModelArguments:
     num_attention_heads: int = 4
     intermediate_size: int = 1024
     dropout: float | None = field(
-        default=None, metadata={"help": "dropout (default: the config's 0.1, or the model's own when fine-tuning)"}
+        default=None, metadata={"help": "every dropout (default: the config's 0, or the model's own when fine-tuning)"}
     )
     window_length: int = 512
     sustain_pedal: bool = field(default=False, metadata={"help": "durations as sounding under the sustain pedal"})

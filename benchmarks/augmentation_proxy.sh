@@ -6,6 +6,8 @@
 #   [EVERY=80] [SEED=0] bash benchmarks/augmentation_proxy.sh [STEPS] [ARM ...]
 #   arms: none pitch loudness both visible (both, loudness only where half the velocities show) dropout
 #         offsets (pitch, with train windows every 64 notes instead of 384: each note seen at 8 offsets)
+#         random (pitch, with each train window cut at a new random start every draw: run 10's recipe)
+#         nodrop (random, with dropout 0 instead of 0.1)
 # Results: runs/proxyEVERY_ARM[_sSEED]/{trainer_state.json in the checkpoints, validation.json}.
 # ~25 min an arm on 2 cores (EVERY=20, 42 files, did not overfit in 500 steps).
 set -euo pipefail
@@ -41,6 +43,8 @@ for arm in $ARMS; do
     visible) extra=(--pitch_shift 3 --velocity_shift 2 --velocity_stretch 0.2 --velocity_min_visible 0.5) ;;
     dropout) extra=(--pitch_shift 3 --dropout 0.2) ;;
     offsets) extra=(--pitch_shift 3 --train_overlap 448) ;;
+    random) extra=(--pitch_shift 3 --random_offsets) ;;
+    nodrop) extra=(--pitch_shift 3 --random_offsets --dropout 0) ;;
     *) echo "unknown arm $arm" >&2; exit 2 ;;
   esac
   out=runs/proxy${EVERY}_$arm

@@ -1,7 +1,11 @@
 """Training throughput of VelocityBert next to a stock BertForMaskedLM of the same size, on the same
 batches in the same run, plus the time to tokenize a corpus.
 
-    python benchmarks/throughput.py --data ../shared/data/asap --steps 10 [--bf16] [--threads 2]
+    python benchmarks/throughput.py --data ../shared/data/asap --steps 10 [--bf16] [--threads 2] [--hidden_dropout 0.1] [--attention_dropout 0]
+
+Both models get the same dropouts (the config's defaults unless given): on the CPU,
+attention dropout sends torch's SDPA to its math path instead of the fused kernel, so unequal
+dropouts would measure that, not the models.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ def main():
     parser.add_argument("--length", type=int, default=512)
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--hidden_dropout", type=float, default=None, help="both models (default: our config's)")
+    parser.add_argument("--attention_dropout", type=float, default=None, help="both models (default: our config's)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     if args.threads:
@@ -70,7 +76,9 @@ def main():
     batches = [collator([rows[i] for i in range(b, b + args.batch_size)]) for b in range(0, len(rows), args.batch_size)]
     batches = [b for b in batches if len(b["input_ids"]) == args.batch_size]
 
-    config = VelocityBertConfig(field_vocab_sizes=tokenizer.field_vocab_sizes)
+    dropout = {"hidden_dropout_prob": args.hidden_dropout, "attention_probs_dropout_prob": args.attention_dropout}
+    dropout = {k: v for k, v in dropout.items() if v is not None}
+    config = VelocityBertConfig(field_vocab_sizes=tokenizer.field_vocab_sizes, **dropout)
     torch.manual_seed(0)
     ours = VelocityBertForMaskedVelocity(config)
     bert = BertForMaskedLM(
@@ -81,11 +89,15 @@ def main():
             num_attention_heads=config.num_attention_heads,
             intermediate_size=config.intermediate_size,
             max_position_embeddings=config.max_position_embeddings,
+            hidden_dropout_prob=config.hidden_dropout_prob,
+            attention_probs_dropout_prob=config.attention_probs_dropout_prob,
         )
     )
     result = {
         "threads": torch.get_num_threads(),
         "bf16": args.bf16,
+        "hidden_dropout": config.hidden_dropout_prob,
+        "attention_dropout": config.attention_probs_dropout_prob,
         "batch_size": args.batch_size,
         "length": args.length,
         "tokenize_files": len(files),

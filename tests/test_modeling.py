@@ -57,6 +57,16 @@ def test_head_only_where_hidden_and_loss():
     out.loss.backward()
 
 
+def test_default_model_trains_without_dropout_and_dropout_stays_available():
+    config = tiny_config()
+    model = vb.VelocityBertForMaskedVelocity(config)
+    ids, mask = batch(config)
+    a = model.train()(ids, attention_mask=mask).logits
+    torch.testing.assert_close(a, model.eval()(ids, attention_mask=mask).logits)
+    noisy = vb.VelocityBertForMaskedVelocity(tiny_config(hidden_dropout_prob=0.5, attention_probs_dropout_prob=0.5))
+    assert not torch.allclose(noisy.train()(ids, attention_mask=mask).logits, noisy(ids, attention_mask=mask).logits)
+
+
 def test_padding_does_not_change_predictions():
     config = tiny_config()
     model = vb.VelocityBertForMaskedVelocity(config).eval()

@@ -22,6 +22,11 @@ class VelocityBertConfig(PreTrainedConfig):
         velocity_token_offset: id of level 0 in the velocity field (MidiTok puts 4 specials first).
         mask_token_id: id meaning "velocity hidden" in the velocity field.
         window_length / window_overlap: how whole pieces are cut for inference (notes).
+        hidden_dropout_prob / attention_probs_dropout_prob: 0 by default, as in ModernBERT. With
+            train windows at random offsets the model is short of fit, not overfitting, and in the
+            CPU proxy (BENCHMARKS.md, "Dropout") no dropout was as accurate or better; on the CPU,
+            attention dropout also sends torch's SDPA to its unfused math path, so training without
+            it is ~1.75x faster. Folders saved with other values keep them.
     """
 
     model_type = "velocity_bert"
@@ -36,8 +41,8 @@ class VelocityBertConfig(PreTrainedConfig):
     num_attention_heads: int = 4
     intermediate_size: int = 1024
     hidden_act: str = "gelu"
-    hidden_dropout_prob: float | int = 0.1
-    attention_probs_dropout_prob: float | int = 0.1
+    hidden_dropout_prob: float | int = 0.0
+    attention_probs_dropout_prob: float | int = 0.0
     max_position_embeddings: int = 512
     initializer_range: float = 0.02
     layer_norm_eps: float = 1e-12
