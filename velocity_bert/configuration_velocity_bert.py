@@ -24,7 +24,7 @@ class VelocityBertConfig(PreTrainedConfig):
         window_length / window_overlap: how whole pieces are cut for inference (notes).
         hidden_dropout_prob / attention_probs_dropout_prob: 0 by default, as in ModernBERT. With
             train windows at random offsets the model is short of fit, not overfitting, and in the
-            CPU proxy (BENCHMARKS.md, "Dropout") no dropout was as accurate or better; on the CPU,
+            CPU proxy (BENCHMARKS.md, "Augmentation") no dropout was as accurate; on the CPU,
             attention dropout also sends torch's SDPA to its unfused math path, so training without
             it is ~1.75x faster. Folders saved with other values keep them.
     """
