@@ -32,6 +32,13 @@ class ModelArguments:
         default=None, metadata={"help": "every dropout (default: the config's 0, or the model's own when fine-tuning)"}
     )
     window_length: int = 512
+    # New models get rotary positions: in the CPU proxy they learned far faster than a learned
+    # embedding per note index (BENCHMARKS.md, "Positions"). The config's own default stays
+    # "absolute": folders saved before the option have no such key, and learned positions.
+    position_embedding_type: str = field(
+        default="rotary",
+        metadata={"help": "absolute, rotary or rotary_onset (new models; fine-tuning keeps the model's)"},
+    )
     sustain_pedal: bool = field(default=False, metadata={"help": "durations as sounding under the sustain pedal"})
 
 
@@ -158,6 +165,8 @@ def main(callbacks: list | None = None):
             num_attention_heads=model_args.num_attention_heads,
             intermediate_size=model_args.intermediate_size,
             **dropout,
+            position_embedding_type=model_args.position_embedding_type,
+            **tokenizer.onset_grid,
             max_position_embeddings=model_args.window_length,
             window_length=model_args.window_length,
             window_overlap=model_args.window_length // 2,

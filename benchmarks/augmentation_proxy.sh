@@ -8,6 +8,9 @@
 #         offsets (pitch, with train windows every 64 notes instead of 384: each note seen at 8 offsets)
 #         random (pitch, with each train window cut at a new random start every draw: run 10's recipe)
 #         nodrop (random, with dropout 0 instead of 0.1; every other arm has 0.1, whatever the config's default)
+#         rotary (nodrop, with rotary positions instead of a learned embedding per note index)
+#         onset (nodrop, with rotary positions by onset on the bar/position grid)
+#         every arm but these two has learned positions, whatever train.py's default
 # Results: runs/proxyEVERY_ARM[_sSEED]/{trainer_state.json in the checkpoints, validation.json}.
 # ~25 min an arm on 2 cores (EVERY=20, 42 files, did not overfit in 500 steps).
 set -euo pipefail
@@ -36,6 +39,7 @@ with open(sys.argv[2], "w", newline="") as f:
 PY
 for arm in $ARMS; do
   drop=0.1  # every recorded arm but nodrop trained with dropout 0.1, the config's default until session 17
+  pos=absolute  # and learned positions, train.py's default until session 18
   case $arm in
     none) extra=() ;;
     pitch) extra=(--pitch_shift 3) ;;
@@ -46,6 +50,8 @@ for arm in $ARMS; do
     offsets) extra=(--pitch_shift 3 --train_overlap 448) ;;
     random) extra=(--pitch_shift 3 --random_offsets) ;;
     nodrop) extra=(--pitch_shift 3 --random_offsets); drop=0 ;;
+    rotary) extra=(--pitch_shift 3 --random_offsets); drop=0; pos=rotary ;;
+    onset) extra=(--pitch_shift 3 --random_offsets); drop=0; pos=rotary_onset ;;
     *) echo "unknown arm $arm" >&2; exit 2 ;;
   esac
   out=runs/proxy${EVERY}_$arm
@@ -57,7 +63,7 @@ for arm in $ARMS; do
     --max_steps "$STEPS" --per_device_train_batch_size 16 --learning_rate 1e-3 --warmup_steps 50 \
     --lr_scheduler_type cosine --weight_decay 0.01 --eval_strategy steps --eval_steps 50 \
     --save_steps 50 --save_total_limit 2 --load_best_model_at_end --metric_for_best_model eval_loss \
-    --logging_steps 50 --report_to none --use_cpu --seed "$SEED" --dropout "$drop" --disable_tqdm true "${extra[@]}" "${resume[@]}"
+    --logging_steps 50 --report_to none --use_cpu --seed "$SEED" --dropout "$drop" --position_embedding_type "$pos" --disable_tqdm true "${extra[@]}" "${resume[@]}"
   python benchmarks/compare_on_validation.py "$out" --data "$SUB" --settings random15 all \
     --json "$out/validation.json"
 done

@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 import torch
+from huggingface_hub.errors import StrictDataclassClassValidationError
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
 
 import velocity_bert as vb
@@ -67,8 +68,9 @@ def test_default_model_trains_without_dropout_and_dropout_stays_available():
     assert not torch.allclose(noisy.train()(ids, attention_mask=mask).logits, noisy(ids, attention_mask=mask).logits)
 
 
-def test_padding_does_not_change_predictions():
-    config = tiny_config()
+@pytest.mark.parametrize("positions", ["absolute", "rotary", "rotary_onset"])
+def test_padding_does_not_change_predictions(positions):
+    config = tiny_config(position_embedding_type=positions)
     model = vb.VelocityBertForMaskedVelocity(config).eval()
     ids, _ = batch(config, b=1, n=15)
     padded = torch.cat([ids, torch.zeros(1, 5, ids.shape[-1], dtype=torch.long)], 1)
@@ -78,8 +80,40 @@ def test_padding_does_not_change_predictions():
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
 
-def test_save_load_identical_and_eager_attention(tmp_path):
+def test_rotary_positions_are_relative():
+    """Rotary models see only how far apart notes are: notes shifted right behind masked padding
+    get the same predictions. A learned embedding per index sees where each note sits."""
+    ids, _ = batch(tiny_config(), b=1, n=15)
+    shifted = torch.cat([torch.zeros(1, 5, ids.shape[-1], dtype=torch.long), ids], 1)
+    mask = torch.cat([torch.zeros(1, 5), torch.ones(1, 15)], 1).long()
+    for positions, same in (("rotary", True), ("rotary_onset", True), ("absolute", False)):
+        config = tiny_config(position_embedding_type=positions, initializer_range=0.5)
+        model = vb.VelocityBertForMaskedVelocity(config).eval()
+        assert any("position_embeddings" in name for name, _ in model.named_parameters()) is not same
+        a, b = model(ids).logits, model(shifted, attention_mask=mask).logits[:, 5:]
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-4) is same
+    with pytest.raises(StrictDataclassClassValidationError, match="absolute, rotary, rotary_onset"):
+        tiny_config(position_embedding_type="learned")
+
+
+def test_rotary_onset_positions_come_from_the_grid():
+    """Notes at one onset (a chord) are one position to rotary_onset, so reordering them only
+    reorders the predictions; by index, order matters."""
     config = tiny_config()
+    ids, _ = batch(config, b=1, n=12)
+    ids[..., config.bar_field], ids[..., config.position_field] = 6, 9
+    perm = torch.randperm(12, generator=torch.Generator().manual_seed(1))
+    for positions, same in (("rotary_onset", True), ("rotary", False)):
+        # Large weights, so that attention is sharp enough for positions to show in the output.
+        config = tiny_config(position_embedding_type=positions, initializer_range=0.5)
+        model = vb.VelocityBertForMaskedVelocity(config).eval()
+        a, b = model(ids).logits[:, perm], model(ids[:, perm]).logits
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-4) is same
+
+
+@pytest.mark.parametrize("positions", ["absolute", "rotary", "rotary_onset"])
+def test_save_load_identical_and_eager_attention(tmp_path, positions):
+    config = tiny_config(position_embedding_type=positions)
     model = vb.VelocityBertForMaskedVelocity(config).eval()
     model.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))

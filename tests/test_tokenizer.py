@@ -18,6 +18,21 @@ def test_one_token_per_note_in_vocab(midi_file):
     assert window[0, FIELDS.index("bar")] == tok.window(ids, 10, 11)[0, FIELDS.index("bar")]  # relative bars
 
 
+def test_onset_grid_orders_notes_as_their_onsets(midi_file):
+    """The grid a rotary_onset model reads its positions from: nondecreasing along the notes of a
+    window, and one position for notes that start together."""
+    tok = VelocityBertTokenizer()
+    notes = load_notes(midi_file)
+    grid = tok.onset_grid
+    window = tok.window(tok.encode(notes), 0, 300)
+    onset = (window[:, grid["bar_field"]] - grid["grid_token_offset"]) * grid["positions_per_bar"] + (
+        window[:, grid["position_field"]] - grid["grid_token_offset"]
+    )
+    assert np.all(np.diff(onset) >= 0) and onset[-1] > onset[0]
+    together = np.diff(notes.onset_tick[:300]) == 0
+    assert together.any() and np.all(np.diff(onset)[together] == 0)
+
+
 def test_velocity_levels_are_miditoks():
     tok = VelocityBertTokenizer()
     reference = miditok.Octuple(miditok.TokenizerConfig(use_velocities=True, num_velocities=32))

@@ -93,8 +93,9 @@ def test_train_lowers_loss_and_beats_constant(asap, tmp_path):
     assert json.loads((out / "all_results.json").read_text())["train_runtime"] > 0
 
 
-def test_train_with_random_offsets_runs(asap, tmp_path):
-    """--random_offsets trains from whole-file rows cut at every draw (velocity_bert.data.RandomWindows)."""
+def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
+    """--random_offsets trains from whole-file rows cut at every draw (velocity_bert.data.RandomWindows);
+    a rotary_onset model gets its onset grid from the tokenizer."""
     out = tmp_path / "run"
     # fmt: off
     args = [
@@ -103,6 +104,7 @@ def test_train_with_random_offsets_runs(asap, tmp_path):
         "--num_attention_heads", "2", "--intermediate_size", "64", "--window_length", "64", "--max_steps", "6",
         "--per_device_train_batch_size", "4", "--eval_strategy", "no", "--save_strategy", "no",
         "--report_to", "none", "--use_cpu", "--disable_tqdm", "true", "--random_offsets", "--pitch_shift", "2",
+        "--position_embedding_type", "rotary_onset",
     ]
     # fmt: on
     done = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True, timeout=300)
@@ -110,3 +112,5 @@ def test_train_with_random_offsets_runs(asap, tmp_path):
     assert json.loads((out / "run_arguments.json").read_text())["data"]["random_offsets"] is True
     assert json.loads((out / "all_results.json").read_text())["train_loss"] > 0
     assert (out / "model.safetensors").exists()
+    config = json.loads((out / "config.json").read_text())
+    assert config["position_embedding_type"] == "rotary_onset" and config["positions_per_bar"] == 32

@@ -7,6 +7,7 @@ from transformers import PreTrainedConfig
 
 # Must match tokenization_velocity_bert.FIELDS / field_vocab_sizes of the default tokenizer.
 DEFAULT_FIELD_VOCAB_SIZES = [155, 36, 132, 68, 20, 36]
+POSITION_EMBEDDING_TYPES = ("absolute", "rotary", "rotary_onset")
 
 
 @strict
@@ -27,6 +28,16 @@ class VelocityBertConfig(PreTrainedConfig):
             CPU proxy (BENCHMARKS.md, "Augmentation") no dropout was as accurate; on the CPU,
             attention dropout also sends torch's SDPA to its unfused math path, so training without
             it is ~1.75x faster. Folders saved with other values keep them.
+        position_embedding_type: "absolute" (a learned embedding per note index, BERT's),
+            "rotary" (RoPE on queries and keys by note index, ModernBERT's) or "rotary_onset" (RoPE
+            by onset on the bar/position grid, so the notes of a chord share one position and a
+            rest counts as the time it lasts). Rotary attention sees how far apart two notes are
+            rather than where each sits in the window, which is what decides how much a
+            neighbour's loudness tells. Folders saved before this option are absolute.
+        rope_theta: base of the rotary frequencies.
+        bar_field / position_field / grid_token_offset / positions_per_bar: where the onset grid is
+            in the note fields, for "rotary_onset": onset = bar * positions_per_bar + position,
+            with both ids counted from grid_token_offset (MidiTok's specials come first).
     """
 
     model_type = "velocity_bert"
@@ -44,6 +55,12 @@ class VelocityBertConfig(PreTrainedConfig):
     hidden_dropout_prob: float | int = 0.0
     attention_probs_dropout_prob: float | int = 0.0
     max_position_embeddings: int = 512
+    position_embedding_type: str = "absolute"
+    rope_theta: float | int = 10000.0
+    bar_field: int = 2
+    position_field: int = 1
+    grid_token_offset: int = 4
+    positions_per_bar: int = 32
     initializer_range: float = 0.02
     layer_norm_eps: float = 1e-12
     pad_token_id: int | None = 0
@@ -63,6 +80,10 @@ class VelocityBertConfig(PreTrainedConfig):
             raise ValueError("velocity_field out of range")
         if self.window_length > self.max_position_embeddings or self.window_overlap >= self.window_length:
             raise ValueError("need window_overlap < window_length <= max_position_embeddings")
+        if self.position_embedding_type not in POSITION_EMBEDDING_TYPES:
+            raise ValueError(f"position_embedding_type must be one of {', '.join(POSITION_EMBEDDING_TYPES)}")
+        if self.position_embedding_type != "absolute" and (self.hidden_size // self.num_attention_heads) % 2:
+            raise ValueError("rotary positions need an even head size")
 
 
 __all__ = ["VelocityBertConfig"]

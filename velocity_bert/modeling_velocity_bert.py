@@ -12,28 +12,60 @@ from transformers.activations import ACT2FN
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
 from .configuration_velocity_bert import VelocityBertConfig
 
 
 class VelocityBertEmbeddings(nn.Module):
-    """Sum of one embedding per note field plus a learned position (note index in the window)."""
+    """Sum of one embedding per note field plus, for absolute positions, a learned one per note
+    index in the window (rotary positions enter in attention instead)."""
 
     def __init__(self, config: VelocityBertConfig):
         super().__init__()
         self.fields = nn.ModuleList(
             nn.Embedding(size, config.hidden_size, padding_idx=config.pad_token_id) for size in config.field_vocab_sizes
         )
-        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        if config.position_embedding_type == "absolute":
+            self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, input_ids: torch.LongTensor) -> torch.Tensor:
-        seq_len = input_ids.shape[1]
-        hidden = self.position_embeddings(torch.arange(seq_len, device=input_ids.device))[None]
+        hidden = 0
+        if hasattr(self, "position_embeddings"):
+            hidden = self.position_embeddings(torch.arange(input_ids.shape[1], device=input_ids.device))[None]
         for i, embedding in enumerate(self.fields):
             hidden = hidden + embedding(input_ids[..., i])
         return self.dropout(self.LayerNorm(hidden))
+
+
+class VelocityBertRotaryEmbedding(nn.Module):
+    """cos and sin of RoPE (Llama's and ModernBERT's default rope) at each note's position: its
+    index in the window, or for "rotary_onset" its onset on the window's bar/position grid.
+
+    Computed in every forward rather than kept as a buffer: the frequencies are a few hundred
+    numbers, and nothing can then go stale in a checkpoint or stay uninitialized when Transformers
+    builds the model on the meta device."""
+
+    def __init__(self, config: VelocityBertConfig):
+        super().__init__()
+        self.config = config
+        self.head_dim = config.hidden_size // config.num_attention_heads
+
+    def positions(self, input_ids: torch.LongTensor) -> torch.Tensor:
+        """[1 or batch, notes] positions; padding's are meaningless (it is masked out)."""
+        c = self.config
+        if c.position_embedding_type == "rotary_onset":
+            bar = input_ids[..., c.bar_field] - c.grid_token_offset
+            return (bar * c.positions_per_bar + input_ids[..., c.position_field] - c.grid_token_offset).float()
+        return torch.arange(input_ids.shape[1], device=input_ids.device, dtype=torch.float)[None]
+
+    def forward(self, input_ids: torch.LongTensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        exponent = torch.arange(0, self.head_dim, 2, device=input_ids.device, dtype=torch.float) / self.head_dim
+        freqs = self.positions(input_ids)[..., None] / self.config.rope_theta**exponent
+        angles = torch.cat((freqs, freqs), dim=-1)
+        return angles.cos().to(dtype), angles.sin().to(dtype)
 
 
 def eager_attention_forward(
@@ -67,10 +99,16 @@ class VelocityBertAttention(nn.Module):
         self.out = nn.Linear(config.hidden_size, config.hidden_size)
 
     def forward(
-        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None, **kwargs
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+        **kwargs,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         shape = (*hidden_states.shape[:-1], 3, -1, self.head_dim)
         query, key, value = self.qkv(hidden_states).view(shape).permute(2, 0, 3, 1, 4).unbind(0)
+        if position_embeddings is not None:
+            query, key = apply_rotary_pos_emb(query, key, *position_embeddings)
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
@@ -156,6 +194,8 @@ class VelocityBertModel(VelocityBertPreTrainedModel):
     def __init__(self, config: VelocityBertConfig):
         super().__init__(config)
         self.embeddings = VelocityBertEmbeddings(config)
+        if config.position_embedding_type != "absolute":
+            self.rotary_emb = VelocityBertRotaryEmbedding(config)
         self.layers = nn.ModuleList(VelocityBertLayer(config) for _ in range(config.num_hidden_layers))
         self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.post_init()
@@ -179,6 +219,8 @@ class VelocityBertModel(VelocityBertPreTrainedModel):
         mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
         all_hidden = (hidden,) if output_hidden_states else None
         all_attn = () if output_attentions else None
+        if hasattr(self, "rotary_emb"):
+            kwargs["position_embeddings"] = self.rotary_emb(input_ids, hidden.dtype)
         for layer in self.layers:
             hidden, weights = layer(hidden, mask, **kwargs)
             if output_hidden_states:

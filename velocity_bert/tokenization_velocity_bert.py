@@ -96,6 +96,18 @@ class VelocityBertTokenizer:
         return int(self._pitch_ids[0]), int(self._pitch_ids[-1])
 
     @property
+    def onset_grid(self) -> dict[str, int]:
+        """Where the model finds each note's onset on the bar/position grid (VelocityBertConfig's
+        fields for rotary_onset positions): bars and positions both count from the same id."""
+        assert self._bar0 == self._pos0
+        return {
+            "bar_field": FIELDS.index("bar"),
+            "position_field": FIELDS.index("position"),
+            "grid_token_offset": int(self._bar0),
+            "positions_per_bar": int(self._num_positions),
+        }
+
+    @property
     def num_velocities(self) -> int:
         return len(self.velocities)
 
