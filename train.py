@@ -32,12 +32,12 @@ class ModelArguments:
         default=None, metadata={"help": "every dropout (default: the config's 0, or the model's own when fine-tuning)"}
     )
     window_length: int = 512
-    # New models get rotary positions: in the CPU proxy they learned far faster than a learned
-    # embedding per note index (BENCHMARKS.md, "Positions"). The config's own default stays
-    # "absolute": folders saved before the option have no such key, and learned positions.
-    position_embedding_type: str = field(
-        default="rotary",
-        metadata={"help": "absolute, rotary or rotary_onset (new models; fine-tuning keeps the model's)"},
+    # None: rotary for new models (in the CPU proxy they learned far faster than a learned
+    # embedding per note index; BENCHMARKS.md, "Positions"), the model's own when fine-tuning. The
+    # config's own default stays "absolute": folders saved before the option have no such key.
+    position_embedding_type: str | None = field(
+        default=None,
+        metadata={"help": "absolute, rotary or rotary_onset (default: rotary, or the fine-tuned model's own)"},
     )
     sustain_pedal: bool = field(default=False, metadata={"help": "durations as sounding under the sustain pedal"})
 
@@ -147,14 +147,15 @@ def main(callbacks: list | None = None):
     """`callbacks`: extra TrainerCallbacks for wrappers such as benchmarks/gpu/budget_train.py."""
     parser = HfArgumentParser((ModelArguments, DataArguments, MaskingArguments, TrainingArguments))
     model_args, data_args, mask_args, training_args = parser.parse_args_into_dataclasses()
-    if training_args.should_save:  # the main process only
-        save_run_arguments(training_args.output_dir, model_args, data_args, mask_args, training_args)
-
     d = model_args.dropout  # None: the config's default, or the fine-tuned model's own
     dropout = {} if d is None else {"hidden_dropout_prob": d, "attention_probs_dropout_prob": d}
     if model_args.model_name_or_path:
         tokenizer = VelocityBertTokenizer.from_pretrained(model_args.model_name_or_path)
         model = VelocityBertForMaskedVelocity.from_pretrained(model_args.model_name_or_path, **dropout)
+        own = model.config.position_embedding_type
+        if model_args.position_embedding_type not in (None, own):
+            # Positions are part of the trained weights: a fine-tune cannot switch them.
+            raise SystemExit(f"error: {model_args.model_name_or_path} has {own} positions; fine-tuning keeps them")
     else:
         tokenizer = VelocityBertTokenizer(sustain_pedal=model_args.sustain_pedal)
         config = VelocityBertConfig(
@@ -165,13 +166,15 @@ def main(callbacks: list | None = None):
             num_attention_heads=model_args.num_attention_heads,
             intermediate_size=model_args.intermediate_size,
             **dropout,
-            position_embedding_type=model_args.position_embedding_type,
+            position_embedding_type=model_args.position_embedding_type or "rotary",
             **tokenizer.onset_grid,
             max_position_embeddings=model_args.window_length,
             window_length=model_args.window_length,
             window_overlap=model_args.window_length // 2,
         )
         model = VelocityBertForMaskedVelocity(config)
+    if training_args.should_save:  # the main process only, once the arguments are known to work
+        save_run_arguments(training_args.output_dir, model_args, data_args, mask_args, training_args)
     config = model.config
 
     with training_args.main_process_first(desc="tokenizing"):

@@ -91,6 +91,7 @@ def test_train_lowers_loss_and_beats_constant(asap, tmp_path):
     assert recipe["data"]["velocity_shift"] == 1 and recipe["data"]["pitch_shift"] == 2
     assert recipe["masking"]["mask_random"] == MaskingMix.random and "--max_steps" in recipe["command"]
     assert json.loads((out / "all_results.json").read_text())["train_runtime"] > 0
+    assert json.loads((out / "config.json").read_text())["position_embedding_type"] == "rotary"  # the default
 
 
 def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
@@ -114,3 +115,13 @@ def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
     assert (out / "model.safetensors").exists()
     config = json.loads((out / "config.json").read_text())
     assert config["position_embedding_type"] == "rotary_onset" and config["positions_per_bar"] == 32
+    # Fine-tuning keeps the model's positions and refuses to switch them, in one line.
+    switch = ["--model_name_or_path", str(out), "--output_dir", str(tmp_path / "switch"), "--data_dir", str(asap)]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *switch, "--position_embedding_type", "absolute", "--use_cpu"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0 and "has rotary_onset positions" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "switch").exists()
