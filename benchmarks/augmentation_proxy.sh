@@ -11,7 +11,7 @@
 #         rotary (nodrop, with rotary positions instead of a learned embedding per note index)
 #         onset (nodrop, with rotary positions by onset on the bar/position grid)
 #         every arm but these two has learned positions, whatever train.py's default
-# Results: runs/proxyEVERY_ARM[_sSEED]/{trainer_state.json in the checkpoints, validation.json}.
+# Results: runs/proxyEVERY_ARM[_sSEED][_STEPS, unless 500]/{trainer_state.json in the checkpoints, validation.json}.
 # ~25 min an arm on 2 cores (EVERY=20, 42 files, did not overfit in 500 steps).
 set -euo pipefail
 STEPS=${1:-500}; shift || true
@@ -56,6 +56,7 @@ for arm in $ARMS; do
   esac
   out=runs/proxy${EVERY}_$arm
   [ "$SEED" = 0 ] || out=${out}_s$SEED
+  [ "$STEPS" = 500 ] || out=${out}_$STEPS  # another length is another schedule: never resume across them
   resume=()
   last=$(ls -d "$out"/checkpoint-* 2>/dev/null | sort -t- -k2 -n | tail -1 || true)
   [ -n "$last" ] && resume=(--resume_from_checkpoint "$last")

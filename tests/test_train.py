@@ -7,6 +7,9 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+from safetensors.torch import load_file
+
 from velocity_bert.masking import MaskingMix
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,13 +118,28 @@ def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
     assert (out / "model.safetensors").exists()
     config = json.loads((out / "config.json").read_text())
     assert config["position_embedding_type"] == "rotary_onset" and config["positions_per_bar"] == 32
-    # Fine-tuning keeps the model's positions and refuses to switch them, in one line.
-    switch = ["--model_name_or_path", str(out), "--output_dir", str(tmp_path / "switch"), "--data_dir", str(asap)]
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *switch, "--position_embedding_type", "absolute", "--use_cpu"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode != 0 and "has rotary_onset positions" in done.stderr
-    assert "Traceback" not in done.stderr and not (tmp_path / "switch").exists()
+    # Asking a fine-tune for other positions converts the model and keeps every other weight
+    # (learning rate 0): to absolute, a new learned table; back to rotary, the table is dropped.
+    weights = {"": load_file(out / "model.safetensors")}
+    for name, positions in (("absolute", "absolute"), ("rotary", "rotary")):
+        source, out = out, tmp_path / name
+        # fmt: off
+        switch = [
+            "--model_name_or_path", str(source), "--output_dir", str(out), "--data_dir", str(asap),
+            "--cache_dir", str(tmp_path / "cache"), "--max_train_files", "1", "--max_eval_files", "1",
+            "--max_steps", "1", "--learning_rate", "0", "--per_device_train_batch_size", "2",
+            "--eval_strategy", "no", "--save_strategy", "no", "--report_to", "none", "--use_cpu",
+            "--disable_tqdm", "true", "--position_embedding_type", positions,
+        ]
+        # fmt: on
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "train.py"), *switch], capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert json.loads((out / "config.json").read_text())["position_embedding_type"] == positions
+        weights[name] = load_file(out / "model.safetensors")
+    table = "velocity_bert.embeddings.position_embeddings.weight"
+    assert table in weights["absolute"] and table not in weights[""] and table not in weights["rotary"]
+    assert weights["absolute"][table].abs().sum() > 0
+    for key, value in weights[""].items():
+        assert torch.equal(value, weights["absolute"][key]) and torch.equal(value, weights["rotary"][key]), key
