@@ -121,8 +121,8 @@ def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
     # Asking a fine-tune for other positions converts the model and keeps every other weight
     # (learning rate 0): to absolute, a new learned table; back to rotary, the table is dropped.
     weights = {"": load_file(out / "model.safetensors")}
-    for name, positions in (("absolute", "absolute"), ("rotary", "rotary")):
-        source, out = out, tmp_path / name
+    for positions in ("absolute", "rotary"):
+        source, out = out, tmp_path / positions
         # fmt: off
         switch = [
             "--model_name_or_path", str(source), "--output_dir", str(out), "--data_dir", str(asap),
@@ -137,7 +137,7 @@ def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
         )
         assert done.returncode == 0, done.stderr[-3000:]
         assert json.loads((out / "config.json").read_text())["position_embedding_type"] == positions
-        weights[name] = load_file(out / "model.safetensors")
+        weights[positions] = load_file(out / "model.safetensors")
     table = "velocity_bert.embeddings.position_embeddings.weight"
     assert table in weights["absolute"] and table not in weights[""] and table not in weights["rotary"]
     assert weights["absolute"][table].abs().sum() > 0
