@@ -7,10 +7,11 @@
 #   arms: none pitch loudness both visible (both, loudness only where half the velocities show) dropout (0.2)
 #         offsets (pitch, with train windows every 64 notes instead of 384: each note seen at 8 offsets)
 #         random (pitch, with each train window cut at a new random start every draw: run 10's recipe)
-#         nodrop (random, with dropout 0 instead of 0.1; every other arm has 0.1, whatever the config's default)
+#         nodrop (random, with dropout 0 instead of 0.1; rotary and onset too; every other arm has 0.1)
 #         rotary (nodrop, with rotary positions instead of a learned embedding per note index)
+#         rotdrop (rotary, with dropout 0.1: does dropout hold off rotary's earlier overfitting?)
 #         onset (nodrop, with rotary positions by onset on the bar/position grid)
-#         every arm but these two has learned positions, whatever train.py's default
+#         every arm but rotary, rotdrop and onset has learned positions, whatever train.py's default
 # Results: runs/proxyEVERY_ARM[_sSEED][_STEPS, unless 500]/{trainer_state.json in the checkpoints, validation.json}.
 # ~25 min an arm on 2 cores (EVERY=20, 42 files, did not overfit in 500 steps).
 set -euo pipefail
@@ -51,6 +52,7 @@ for arm in $ARMS; do
     random) extra=(--pitch_shift 3 --random_offsets) ;;
     nodrop) extra=(--pitch_shift 3 --random_offsets); drop=0 ;;
     rotary) extra=(--pitch_shift 3 --random_offsets); drop=0; pos=rotary ;;
+    rotdrop) extra=(--pitch_shift 3 --random_offsets); pos=rotary ;;
     onset) extra=(--pitch_shift 3 --random_offsets); drop=0; pos=rotary_onset ;;
     *) echo "unknown arm $arm" >&2; exit 2 ;;
   esac

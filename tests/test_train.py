@@ -94,7 +94,10 @@ def test_train_lowers_loss_and_beats_constant(asap, tmp_path):
     assert recipe["data"]["velocity_shift"] == 1 and recipe["data"]["pitch_shift"] == 2
     assert recipe["masking"]["mask_random"] == MaskingMix.random and "--max_steps" in recipe["command"]
     assert json.loads((out / "all_results.json").read_text())["train_runtime"] > 0
-    assert json.loads((out / "config.json").read_text())["position_embedding_type"] == "rotary"  # the default
+    config = json.loads((out / "config.json").read_text())
+    # A new model's defaults are the shipped model's recipe: learned positions, dropout 0.1.
+    assert config["position_embedding_type"] == "absolute"
+    assert config["hidden_dropout_prob"] == config["attention_probs_dropout_prob"] == 0.1
 
 
 def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
@@ -108,7 +111,7 @@ def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
         "--num_attention_heads", "2", "--intermediate_size", "64", "--window_length", "64", "--max_steps", "6",
         "--per_device_train_batch_size", "4", "--eval_strategy", "no", "--save_strategy", "no",
         "--report_to", "none", "--use_cpu", "--disable_tqdm", "true", "--random_offsets", "--pitch_shift", "2",
-        "--position_embedding_type", "rotary_onset",
+        "--position_embedding_type", "rotary_onset", "--dropout", "0.05",
     ]
     # fmt: on
     done = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True, timeout=300)
@@ -136,7 +139,9 @@ def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
             [sys.executable, str(ROOT / "train.py"), *switch], capture_output=True, text=True, timeout=300
         )
         assert done.returncode == 0, done.stderr[-3000:]
-        assert json.loads((out / "config.json").read_text())["position_embedding_type"] == positions
+        config = json.loads((out / "config.json").read_text())
+        assert config["position_embedding_type"] == positions
+        assert config["hidden_dropout_prob"] == 0.05  # a fine-tune keeps its model's dropout, not the new default
         weights[positions] = load_file(out / "model.safetensors")
     table = "velocity_bert.embeddings.position_embeddings.weight"
     assert table in weights["absolute"] and table not in weights[""] and table not in weights["rotary"]

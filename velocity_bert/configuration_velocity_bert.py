@@ -23,11 +23,11 @@ class VelocityBertConfig(PreTrainedConfig):
         velocity_token_offset: id of level 0 in the velocity field (MidiTok puts 4 specials first).
         mask_token_id: id meaning "velocity hidden" in the velocity field.
         window_length / window_overlap: how whole pieces are cut for inference (notes).
-        hidden_dropout_prob / attention_probs_dropout_prob: 0 by default, as in ModernBERT. With
-            train windows at random offsets the model is short of fit, not overfitting, and in the
-            CPU proxy (BENCHMARKS.md, "Augmentation") no dropout was as accurate; on the CPU,
-            attention dropout also sends torch's SDPA to its unfused math path, so training without
-            it is ~1.75x faster. Folders saved with other values keep them.
+        hidden_dropout_prob / attention_probs_dropout_prob: 0 by default, as in ModernBERT, so a
+            bare config runs SDPA's fused path on the CPU (attention dropout sends it to the unfused
+            math path, ~1.75x slower to train). `train.py` gives new models 0.1, the shipped
+            model's: at full size a run without dropout overfitted after 1,250 GPU steps
+            (BENCHMARKS.md, "Rotary positions at full size"). Folders saved with other values keep them.
         position_embedding_type: "absolute" (a learned embedding per note index, BERT's),
             "rotary" (RoPE on queries and keys by note index, ModernBERT's) or "rotary_onset" (RoPE
             by onset on the bar/position grid, so the notes of a chord share one position and a
