@@ -21,7 +21,7 @@ from velocity_bert.data import RandomWindows, WindowArrays, build_windows, list_
 from velocity_bert.masking import MaskingCollator, MaskingMix, apply_mask, choose_hidden
 from velocity_bert.metrics import level_metrics
 
-NEW_MODEL_DROPOUT, NEW_MODEL_POSITIONS = 0.1, "absolute"  # ModelArguments says why
+NEW_MODEL_DROPOUT = 0.1  # ModelArguments says why
 
 
 @dataclass
@@ -31,11 +31,12 @@ class ModelArguments:
     num_hidden_layers: int = 4
     num_attention_heads: int = 4
     intermediate_size: int = 1024
-    # None: run 10's recipe for a new model (the shipped one: dropout 0.1, a learned embedding per
-    # note index), the model's own when fine-tuning. Rotary positions without dropout learned far
-    # faster, in the CPU proxy and at full size, but at full size they overfitted after 1,250 GPU
-    # steps and were 0.4-0.5 worse on validation `all` MAE, the humanizing setting, than learned
-    # positions with dropout (BENCHMARKS.md, "Rotary positions at full size"); both stay options.
+    # None: run 10's recipe for a new model (the shipped one: dropout 0.1, and the config's default
+    # positions, a learned embedding per note index), the model's own when fine-tuning. Rotary
+    # positions without dropout learned far faster, in the CPU proxy and at full size, but at full
+    # size they overfitted after 1,250 GPU steps and were 0.4-0.5 worse on validation `all` MAE,
+    # the humanizing setting, than learned positions with dropout (BENCHMARKS.md, "Rotary
+    # positions at full size"); both stay options.
     dropout: float | None = field(
         default=None, metadata={"help": "every dropout (default: 0.1, or the fine-tuned model's own)"}
     )
@@ -182,7 +183,7 @@ def main(callbacks: list | None = None):
             num_attention_heads=model_args.num_attention_heads,
             intermediate_size=model_args.intermediate_size,
             **dropout,
-            position_embedding_type=model_args.position_embedding_type or NEW_MODEL_POSITIONS,
+            position_embedding_type=model_args.position_embedding_type or VelocityBertConfig.position_embedding_type,
             **tokenizer.onset_grid,
             max_position_embeddings=model_args.window_length,
             window_length=model_args.window_length,
