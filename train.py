@@ -12,12 +12,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from transformers import HfArgumentParser, Trainer, TrainingArguments
+from transformers import HfArgumentParser, TrainingArguments
 
 from velocity_bert import VelocityBertConfig, VelocityBertForMaskedVelocity, VelocityBertTokenizer, save_model_folder
 from velocity_bert.augmentation import Compose, Loudness, Transpose
 from velocity_bert.configuration_velocity_bert import POSITION_EMBEDDING_TYPES
 from velocity_bert.data import RandomWindows, WindowArrays, build_windows, list_files
+from velocity_bert.distillation import DistillationTrainer, load_teachers
 from velocity_bert.masking import MaskingCollator, MaskingMix, apply_mask, choose_hidden
 from velocity_bert.metrics import level_metrics
 
@@ -49,6 +50,16 @@ class ModelArguments:
         },
     )
     sustain_pedal: bool = field(default=False, metadata={"help": "durations as sounding under the sustain pedal"})
+    # Run 10 and a rotary-position model of its size, averaged, beat either alone on validation by
+    # 0.7 points of exact level (BENCHMARKS.md, "A second model?"), but cost twice the work per note;
+    # distillation tries to put what the pair knows into one model.
+    distill_from: list[str] = field(
+        default_factory=list,
+        metadata={"help": "teacher models: also learn their mean predicted distribution of each hidden velocity"},
+    )
+    distill_weight: float = field(
+        default=0.5, metadata={"help": "the teachers' share of the training loss (the rest: the true levels)"}
+    )
 
 
 @dataclass
@@ -76,6 +87,13 @@ class DataArguments:
     )
     velocity_min_visible: float = field(
         default=0.0, metadata={"help": "but only windows with at least this share of velocities visible"}
+    )
+    tempo_stretch: float = field(
+        default=0.0,
+        metadata={
+            "help": "also train on each performance played up to this much slower or faster (0.1: 4 more "
+            "tokenized copies at 0.9, 0.95, 1.05 and 1.1 times its length; needs --random_offsets)"
+        },
     )
 
 
@@ -108,9 +126,28 @@ def fixed_eval_masking(ds, config: VelocityBertConfig, seed: int):
     return ds.map(mask, desc="masking eval")
 
 
+TEMPO_COPIES = 4  # how many stretched copies --tempo_stretch adds, evenly spread over its range
+
+
+def tempo_factors(data_args: DataArguments) -> list[float]:
+    """The time scales of --tempo_stretch's copies: a fixed few, each tokenized once and cached, where
+    a new factor at every draw would mean tokenizing during training."""
+    stretch = data_args.tempo_stretch
+    if not stretch:
+        return []
+    if not 0 < stretch < 1:
+        raise ValueError(f"--tempo_stretch must be between 0 and 1, not {stretch}")
+    if not data_args.random_offsets:
+        raise ValueError("--tempo_stretch needs --random_offsets (its copies are drawn from whole files)")
+    half = TEMPO_COPIES // 2
+    return [round(1 + stretch * k / half, 6) for k in range(-half, half + 1) if k]
+
+
 def tokenized_splits(data_args: DataArguments, config: VelocityBertConfig, tokenizer) -> dict:
     """The train and validation windows, built (or read from the cache) with the arguments that key
-    the cache; benchmarks/gpu/make_kit.sh calls this too, so the windows it packs are found."""
+    the cache; benchmarks/gpu/pretokenize.py calls this too, so the windows it builds are found.
+    --tempo_stretch adds whole train files at each of `tempo_factors`, as "train@FACTOR"."""
+    factors = tempo_factors(data_args)
     splits = {}
     for split, limit, length, overlap in (
         (
@@ -123,6 +160,11 @@ def tokenized_splits(data_args: DataArguments, config: VelocityBertConfig, token
     ):
         files = list_files(data_args.data_dir, split)[:limit]
         splits[split] = build_windows(files, tokenizer, length, overlap, data_args.cache_dir, data_args.num_proc)
+        if split == "train":
+            for f in factors:
+                splits[f"train@{f:g}"] = build_windows(
+                    files, tokenizer, length, overlap, data_args.cache_dir, data_args.num_proc, time_scale=f
+                )
     return splits
 
 
@@ -156,6 +198,12 @@ def main(callbacks: list | None = None):
     """`callbacks`: extra TrainerCallbacks for wrappers such as benchmarks/gpu/budget_train.py."""
     parser = HfArgumentParser((ModelArguments, DataArguments, MaskingArguments, TrainingArguments))
     model_args, data_args, mask_args, training_args = parser.parse_args_into_dataclasses()
+    try:
+        tempo_factors(data_args)
+        if not 0 <= model_args.distill_weight <= 1:
+            raise ValueError(f"--distill_weight must be between 0 and 1, not {model_args.distill_weight}")
+    except ValueError as err:
+        parser.error(str(err))
     d = model_args.dropout
     if d is None and not model_args.model_name_or_path:
         d = NEW_MODEL_DROPOUT
@@ -190,6 +238,10 @@ def main(callbacks: list | None = None):
             window_overlap=model_args.window_length // 2,
         )
         model = VelocityBertForMaskedVelocity(config)
+    try:
+        teachers = load_teachers(model_args.distill_from, model.config)
+    except ValueError as err:
+        parser.error(str(err))
     if training_args.should_save:  # the main process only, once the arguments are known to work
         save_run_arguments(training_args.output_dir, model_args, data_args, mask_args, training_args)
     config = model.config
@@ -201,8 +253,9 @@ def main(callbacks: list | None = None):
         eval_ds = fixed_eval_masking(splits["validation"], config, data_args.eval_seed).remove_columns("levels")
 
     if data_args.random_offsets:  # whole files, cut anew at every draw
+        variants = [ds for k, ds in splits.items() if k.startswith("train@")]
         train_ds = RandomWindows(
-            splits["train"], tokenizer, config.window_length, train_window_overlap(data_args, config)
+            splits["train"], tokenizer, config.window_length, train_window_overlap(data_args, config), variants
         )
     else:
         train_ds = WindowArrays(splits["train"])
@@ -231,7 +284,9 @@ def main(callbacks: list | None = None):
     training_args.remove_unused_columns = False
     # We push once at the end, with hub_upload.py's layout and card, not Trainer's checkpoints.
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
-    trainer = Trainer(
+    trainer = DistillationTrainer(
+        teachers=teachers,
+        distill_weight=model_args.distill_weight,
         model=model,
         args=training_args,
         train_dataset=train_ds,

@@ -11,6 +11,8 @@
 #         rotary (nodrop, with rotary positions instead of a learned embedding per note index)
 #         rotdrop (rotary, with dropout 0.1: does dropout hold off rotary's earlier overfitting?)
 #         onset (nodrop, with rotary positions by onset on the bar/position grid)
+#         tempo (random, with --tempo_stretch 0.1: each draw from the performance or a copy of it
+#               played 0.9, 0.95, 1.05 or 1.1 times as long)
 #         every arm but rotary, rotdrop and onset has learned positions, whatever train.py's default
 # Results: runs/proxyEVERY_ARM[_sSEED][_STEPS, unless 500]/{trainer_state.json in the checkpoints, validation.json}.
 # ~25 min an arm on 2 cores (EVERY=20, 42 files, did not overfit in 500 steps).
@@ -54,6 +56,7 @@ for arm in $ARMS; do
     rotary) extra=(--pitch_shift 3 --random_offsets); drop=0; pos=rotary ;;
     rotdrop) extra=(--pitch_shift 3 --random_offsets); pos=rotary ;;
     onset) extra=(--pitch_shift 3 --random_offsets); drop=0; pos=rotary_onset ;;
+    tempo) extra=(--pitch_shift 3 --random_offsets --tempo_stretch 0.1) ;;
     *) echo "unknown arm $arm" >&2; exit 2 ;;
   esac
   out=runs/proxy${EVERY}_$arm

@@ -126,3 +126,37 @@ def test_random_windows_draws_follow_torch_seed(tmp_path):
         return [windows[i]["levels"].tobytes() for i in range(len(windows))]
 
     assert draw(0) == draw(0) and draw(0) != draw(1)
+
+
+def test_random_windows_draw_tempo_variants(tmp_path):
+    """With tempo variants each draw takes one copy's timing fields, cut where the original would be."""
+    import pytest
+    import torch
+
+    files = [write(tmp_path / f"{i}.mid", seed=i, n=100 + 100 * i) for i in range(2)]
+    tok = VelocityBertTokenizer()
+    whole = build_windows(files, tok, window_length=None, cache_dir=tmp_path / "cache")
+    slow = build_windows(files, tok, window_length=None, cache_dir=tmp_path / "cache", time_scale=1.5)
+    assert slow.cache_files != whole.cache_files  # its own cache entry
+    copies = [[tok.encode(load_notes(p, time_scale=s)) for p in files] for s in (1.0, 1.5)]
+    assert not np.array_equal(copies[0][1], copies[1][1])
+    windows = RandomWindows(whole, tok, length=64, overlap=16, variants=[slow])
+    torch.manual_seed(0)
+    used = set()
+    for _ in range(10):
+        for i in range(len(windows)):
+            f = windows.index[i][0]
+            w = windows[i]
+            n = len(copies[0][f])
+            found = {
+                (c, s)
+                for c in (0, 1)
+                for s in range(max(1, n - 63))
+                if np.array_equal(tok.window(copies[c][f], s, s + 64), w["input_ids"])
+            }
+            assert found, "every draw is a true cut of one copy"
+            used.update(c for c, _ in found)
+    assert used == {0, 1}
+    other = build_windows(files[:1], tok, window_length=None)
+    with pytest.raises(ValueError, match="other notes"):
+        RandomWindows(whole, tok, length=64, overlap=16, variants=[other])

@@ -133,3 +133,25 @@ def test_too_many_tracks():
         score.tracks.append(track)
     with pytest.raises(MidiInputError, match="too many tracks"):
         load_notes(score)
+
+
+def test_time_scale_reads_a_slower_rendition():
+    """Training's tempo augmentation: every note, pedal and tempo change moves alike, so seconds,
+    ticks and sounding durations all grow by the factor while pitches and velocities stay."""
+    score = make_score(120, seed=3)
+    plain, slow = load_notes(score), load_notes(score, time_scale=1.25)
+    for key in ("pitch", "velocity", "track", "index"):
+        np.testing.assert_array_equal(getattr(slow, key), getattr(plain, key))
+    np.testing.assert_allclose(slow.onset_sec, plain.onset_sec * 1.25, atol=2e-3)
+    for key in ("onset_tick", "duration_tick", "sustained_duration_tick"):  # in quarter notes (finer ticks)
+        quarters = getattr(slow, key) / slow.ticks_per_quarter
+        np.testing.assert_allclose(quarters, getattr(plain, key) / plain.ticks_per_quarter * 1.25, atol=1e-3)
+    # A faster rendition never rounds two onsets onto one tick, which would reorder the notes.
+    for t in range(3, 13):
+        score.tracks[0].notes.append(symusic.Note(t, 5, 90 - t, 10 * t))  # a fast run, a tick apart
+    plain, fast = load_notes(score), load_notes(score, time_scale=0.6)
+    np.testing.assert_array_equal(fast.velocity, plain.velocity)
+    assert np.all(np.diff(fast.onset_tick)[np.diff(plain.onset_tick) > 0] > 0)
+    assert (slow.sustained_duration_tick > slow.duration_tick).any()  # the pedals moved with the notes
+    with pytest.raises(ValueError, match="positive"):
+        load_notes(score, time_scale=0)

@@ -101,8 +101,8 @@ def test_train_lowers_loss_and_beats_constant(asap, tmp_path):
 
 
 def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
-    """--random_offsets trains from whole-file rows cut at every draw (velocity_bert.data.RandomWindows);
-    a rotary_onset model gets its onset grid from the tokenizer."""
+    """--random_offsets trains from whole-file rows cut at every draw (velocity_bert.data.RandomWindows),
+    here with --tempo_stretch's copies; a rotary_onset model gets its onset grid from the tokenizer."""
     out = tmp_path / "run"
     # fmt: off
     args = [
@@ -111,12 +111,14 @@ def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
         "--num_attention_heads", "2", "--intermediate_size", "64", "--window_length", "64", "--max_steps", "6",
         "--per_device_train_batch_size", "4", "--eval_strategy", "no", "--save_strategy", "no",
         "--report_to", "none", "--use_cpu", "--disable_tqdm", "true", "--random_offsets", "--pitch_shift", "2",
-        "--position_embedding_type", "rotary_onset", "--dropout", "0.05",
+        "--position_embedding_type", "rotary_onset", "--dropout", "0.05", "--tempo_stretch", "0.1",
     ]
     # fmt: on
     done = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads((out / "run_arguments.json").read_text())["data"]["random_offsets"] is True
+    keys = {p.name.split("_")[0] for p in (tmp_path / "cache").glob("windows-*.arrow")}  # shards share a key
+    assert len(keys) == 1 + 1 + 4  # whole train files, validation windows, 4 tempo copies
     assert json.loads((out / "all_results.json").read_text())["train_loss"] > 0
     assert (out / "model.safetensors").exists()
     config = json.loads((out / "config.json").read_text())
@@ -133,6 +135,7 @@ def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
             "--max_steps", "1", "--learning_rate", "0", "--per_device_train_batch_size", "2",
             "--eval_strategy", "no", "--save_strategy", "no", "--report_to", "none", "--use_cpu",
             "--disable_tqdm", "true", "--position_embedding_type", positions,
+            "--distill_from", str(source),  # the path through a teacher, too (rate 0: weights still kept)
         ]
         # fmt: on
         done = subprocess.run(
@@ -149,3 +152,36 @@ def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
     assert abs(weights["absolute"][table].std().item() - 0.02) < 0.003
     for key, value in weights[""].items():
         assert torch.equal(value, weights["absolute"][key]) and torch.equal(value, weights["rotary"][key]), key
+
+
+def test_tempo_factors_and_their_one_line_errors(tmp_path):
+    import train
+
+    args = train.DataArguments(data_dir="x", random_offsets=True, tempo_stretch=0.1)
+    assert train.tempo_factors(args) == [0.9, 0.95, 1.05, 1.1]
+    assert train.tempo_factors(train.DataArguments(data_dir="x")) == []
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "--data_dir",
+            "x",
+            "--output_dir",
+            str(tmp_path / "o"),
+            "--tempo_stretch",
+            "0.1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "needs --random_offsets" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "--data_dir", "x", "--output_dir", str(tmp_path / "o")]
+        + ["--distill_from", str(tmp_path / "no_model")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "no_model" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "o").exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import datasets
@@ -53,11 +54,13 @@ def list_files(root: str | Path, split: str) -> list[Path]:
     return [p for p in files if _hash_split(str(p.parent.relative_to(root))) == split]
 
 
-def _windows_of_files(batch: dict, tokenizer: VelocityBertTokenizer, length: int | None, overlap: int) -> dict:
+def _windows_of_files(
+    batch: dict, tokenizer: VelocityBertTokenizer, length: int | None, overlap: int, time_scale: float
+) -> dict:
     out = {"input_ids": [], "levels": [], "path": [], "start": []}
     for path in batch["path"]:
         try:
-            notes = load_notes(path)
+            notes = load_notes(path, time_scale=time_scale)
         except MidiInputError:
             continue  # an unusable file in a corpus is skipped, not fatal
         ids = tokenizer.encode(notes)
@@ -86,21 +89,25 @@ def build_windows(
     overlap: int = 256,
     cache_dir: str | Path | None = None,
     num_proc: int | None = None,
+    time_scale: float = 1.0,
 ) -> datasets.Dataset:
     """Tokenized windows of every file, cached under `cache_dir` keyed by files and settings.
 
     `window_length=None` keeps each file whole (one row, bars absolute), for `RandomWindows`.
+    `time_scale` tokenizes each performance as if played that many times as long
+    (`load_notes`): the tempo variants `RandomWindows` draws from.
     """
-    key = json.dumps(
-        [
-            sorted(map(str, files)),
-            tokenizer.field_vocab_sizes,
-            list(tokenizer.shift_bins_ms),
-            tokenizer.sustain_pedal,
-            window_length,
-            overlap if window_length else None,  # whole files do not depend on it
-        ]
-    )
+    settings = [
+        sorted(map(str, files)),
+        tokenizer.field_vocab_sizes,
+        list(tokenizer.shift_bins_ms),
+        tokenizer.sustain_pedal,
+        window_length,
+        overlap if window_length else None,  # whole files do not depend on it
+    ]
+    if time_scale != 1.0:  # only then, so the caches built before the option keep their keys
+        settings.append(time_scale)
+    key = json.dumps(settings)
     cache_file = None
     if cache_dir is not None:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
@@ -119,7 +126,7 @@ def build_windows(
         batched=True,
         batch_size=1,
         remove_columns=["path"],
-        fn_kwargs={"tokenizer": tokenizer, "length": window_length, "overlap": overlap},
+        fn_kwargs={"tokenizer": tokenizer, "length": window_length, "overlap": overlap, "time_scale": time_scale},
         features=features,
         num_proc=num_proc if num_proc and num_proc > 1 and len(files) > 1 else None,
         cache_file_name=cache_file,
@@ -168,10 +175,27 @@ class RandomWindows(WindowArrays):
     fixed layout (`length`, `overlap`) has, and window i starts within half a step of that layout's
     i-th start, so every pass still covers each file evenly. Hand-written: MidiTok's and datasets'
     loaders cut fixed windows only.
+
+    `variants`: the same files tokenized at other tempi (`build_windows(..., time_scale=f)`); each
+    draw then takes its notes from one of them or the original, at random. A stretch changes the
+    notes' timing fields but never which notes there are, so the windows' cuts and labels match.
     """
 
-    def __init__(self, files: datasets.Dataset, tokenizer: VelocityBertTokenizer, length: int, overlap: int):
+    def __init__(
+        self,
+        files: datasets.Dataset,
+        tokenizer: VelocityBertTokenizer,
+        length: int,
+        overlap: int,
+        variants: Sequence[datasets.Dataset] = (),
+    ):
         super().__init__(files)
+        self.variant_ids = [self.ids]
+        for ds in variants:
+            other = WindowArrays(ds)
+            if not (np.array_equal(other.offsets, self.offsets) and np.array_equal(other.levels, self.levels)):
+                raise ValueError("a tempo variant holds other notes than the files it varies")
+            self.variant_ids.append(other.ids)
         self.tokenizer, self.length, self.step = tokenizer, length, length - overlap
         self.index = np.array(
             [(f, s) for f in range(len(self.offsets) - 1) for s in window_starts(self.file_length(f), length, overlap)],
@@ -201,7 +225,10 @@ class RandomWindows(WindowArrays):
             jitter = int(self.rng().integers(-(self.step // 2), self.step - self.step // 2))
             start = min(max(int(nominal) + jitter, 0), n - self.length)
         stop = min(start + self.length, n)
+        ids = self.ids
+        if len(self.variant_ids) > 1:  # drawn only then, so runs without variants keep their stream
+            ids = self.variant_ids[int(self.rng().integers(len(self.variant_ids)))]
         return {
-            "input_ids": self.tokenizer.window(self.ids[a : a + n], start, stop),
+            "input_ids": self.tokenizer.window(ids[a : a + n], start, stop),
             "levels": self.levels[a + start : a + stop],
         }

@@ -106,13 +106,28 @@ def _bar_map(score: symusic.Score) -> tuple[np.ndarray, np.ndarray]:
     return starts[keep], beat_ticks[keep]
 
 
-def load_notes(source: str | os.PathLike | bytes | symusic.Score, max_notes: int = MAX_NOTES) -> Notes:
+def load_notes(
+    source: str | os.PathLike | bytes | symusic.Score, max_notes: int = MAX_NOTES, time_scale: float = 1.0
+) -> Notes:
     """Read every note of every non-drum track into canonical order.
+
+    `time_scale` reads a performance as if it were played that many times as long on the same
+    clock (every event moved alike: notes, pedals, tempo and meter changes), for training's tempo
+    augmentation (data.py). Performance files keep one fixed clock, so this is a slower or faster
+    rendition; on a score it would move the notes off its bar lines.
 
     Raises MidiInputError for inputs a user should be told about (no notes, drums only, too large,
     an absurd tempo that puts notes hours away).
     """
+    if not time_scale > 0:
+        raise ValueError(f"time_scale must be positive, not {time_scale}")
     score = read_score(source)
+    if time_scale != 1.0 and score.end() > 0:
+        # At 8x the tick resolution first, so that a faster rendition cannot round two onsets onto
+        # one tick and reorder the notes (the copies' notes must line up with the original's).
+        score = score.resample(score.ticks_per_quarter * 8)
+        end = int(score.end())
+        score = score.adjust_time([0, end], [0, max(round(end * time_scale), 1)])
     if len(score.tracks) > MAX_TRACKS:
         raise MidiInputError(f"too many tracks ({len(score.tracks)} > {MAX_TRACKS})")
     pitched = [i for i, t in enumerate(score.tracks) if not t.is_drum and len(t.notes)]

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds what a lent GPU machine lacks, in two git-ignored folders that the device tool carries:
 #   .whl/  wheels for its Python 3.12 (it has torch, transformers, accelerate, pyarrow; not these)
-#   .gpu/  ASAP's splits.csv and the tokenized windows and whole files (cache/windows-*.arrow, xz-packed, ~20 MB),
-#          so the device reads no MIDI (../shared does not travel there).
+#   .gpu/  ASAP's splits.csv and its train and validation MIDI files (xz-packed; ../shared does not
+#          travel there), which side_by_side.sh unpacks where train.py looks and tokenizes once.
 #   bash benchmarks/gpu/make_kit.sh            (here, on the CPU machine; ~1 min)
 # then, with the device tool: benchmarks/gpu/side_by_side.sh (its header)
 set -euo pipefail
@@ -19,22 +19,17 @@ dl() { python -m pip download -q --no-deps --only-binary=:all: --python-version 
   --platform manylinux2014_x86_64 "$@"; }
 dl -d .whl "${pins[@]}"
 dl -d .whl/alt datasets==4.0.0  # fallback for an image whose pyarrow is older than datasets 5 needs
+# The train and validation performances themselves (the device never needs test), not their
+# tokenized windows: the windows of every recipe (fixed, whole files, --tempo_stretch's copies) take
+# 59 MB packed, the MIDI 20-odd, and the device's 16 cores tokenize them in seconds (pretokenize.py).
 python - <<'PY'
-import os
+import csv
 
-import train
-from velocity_bert import DEFAULT_MODEL, VelocityBertConfig, VelocityBertTokenizer
-
-# Through train.py's own function and defaults (cache_dir, num_proc), so the cache keys match there.
-tokenizer, config = VelocityBertTokenizer.from_pretrained(DEFAULT_MODEL), VelocityBertConfig.from_pretrained(DEFAULT_MODEL)
-names = set()
-for random_offsets in (False, True):  # fixed train windows, and whole train files for --random_offsets
-    data_args = train.DataArguments(data_dir="../shared/data/asap", max_eval_files=30, random_offsets=random_offsets)
-    splits = train.tokenized_splits(data_args, config, tokenizer)
-    names.update(os.path.relpath(c["filename"]) for ds in splits.values() for c in ds.cache_files)
-with open(".gpu/cache_files.txt", "w") as f:
-    f.writelines(name + "\n" for name in sorted(names))
+rows = csv.DictReader(open("../shared/data/asap/splits.csv", newline=""))
+with open(".gpu/midi_files.txt", "w") as f:
+    f.writelines(r["midi_performance"] + "\n" for r in rows if r["split"] in ("train", "validation"))
 PY
 cp ../shared/data/asap/splits.csv .gpu/splits.csv
-tar cJf .gpu/cache.tar.xz -T .gpu/cache_files.txt
+rm -f .gpu/cache.tar.xz .gpu/cache_files.txt  # the kit of sessions 7-20
+tar cJf .gpu/asap_midi.tar.xz -C ../shared/data/asap -T .gpu/midi_files.txt
 du -sh .whl .gpu

@@ -29,9 +29,12 @@ else
   export PYTHONPATH=$PWD MEASURE_FROM=3 MEASURE_TO=6 EVAL_COST_S=20
   per_run=(--use_cpu --dataloader_num_workers 0); BATCH=4; EVAL_BATCH=8; MAXS=400; EVERY=20
 fi
-# The cache keys hold the file paths train.py lists, so the splits file sits where it does here.
-mkdir -p ../shared/data/asap && cp .gpu/splits.csv ../shared/data/asap/splits.csv || exit 5
-python3 -c "import tarfile; tarfile.open('.gpu/cache.tar.xz').extractall('.')" || exit 6
+if [ -z "${SIM:-}" ]; then  # the data where train.py looks for it here (SIM runs here, beside the real folder)
+  mkdir -p ../shared/data/asap && cp .gpu/splits.csv ../shared/data/asap/splits.csv || exit 5
+  tar xJf .gpu/asap_midi.tar.xz -C ../shared/data/asap || exit 6
+fi
+# Tokenized once before the runs start, so that runs side by side never build one cache together.
+python3 benchmarks/gpu/pretokenize.py || exit 7
 log "setup done"
 start=${START-velocity_bert/pretrained/velocity-bert-asap}  # START= (empty): from scratch, sizes in ARGS
 common=(${start:+--model_name_or_path "$start"} --data_dir ../shared/data/asap
