@@ -8,11 +8,13 @@ augmentation gives the model new inputs whose dynamics are still plausible:
   range. ASAP's performances come from several competition years and Disklavier set-ups, so a
   file's overall level and spread vary for reasons the notes cannot show.
 MidiTok's own augmentation works on files before tokenization; these work on the cached windows,
-so the cache is built once. A tempo change moves every timing field at once, which the ids cannot
-show exactly, so it is done before tokenization instead: `load_notes(time_scale=...)` makes the
-copies, `data.RandomWindows` draws from them (train.py's `--tempo_stretch`). Each takes a window's field ids [n, fields], a numpy Generator and
+so the cache is built once. Each takes a window's field ids [n, fields], a numpy Generator and
 (optionally) which notes will be hidden, and returns new ids; the velocity field carries the labels,
 so a loudness change moves them too.
+
+Not here: a tempo change moves every timing field at once, which the ids cannot show exactly, so it
+happens before tokenization: `load_notes(time_scale=...)` makes the copies and `data.RandomWindows`
+draws from them (train.py's `--tempo_stretch`).
 """
 
 from __future__ import annotations

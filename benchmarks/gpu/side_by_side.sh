@@ -31,7 +31,7 @@ else
 fi
 if [ -z "${SIM:-}" ]; then  # the data where train.py looks for it here (SIM runs here, beside the real folder)
   mkdir -p ../shared/data/asap && cp .gpu/splits.csv ../shared/data/asap/splits.csv || exit 5
-  tar xJf .gpu/asap_midi.tar.xz -C ../shared/data/asap || exit 6
+  python3 -c "import tarfile; tarfile.open('.gpu/asap_midi.tar.xz').extractall('../shared/data/asap')" || exit 6
 fi
 # Tokenized once before the runs start, so that runs side by side never build one cache together.
 python3 benchmarks/gpu/pretokenize.py || exit 7
