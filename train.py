@@ -239,7 +239,7 @@ def main(callbacks: list | None = None):
         )
         model = VelocityBertForMaskedVelocity(config)
     try:
-        teachers = load_teachers(model_args.distill_from, model.config)
+        teachers = load_teachers(model_args.distill_from, model.config, tokenizer)
     except ValueError as err:
         parser.error(str(err))
     if training_args.should_save:  # the main process only, once the arguments are known to work

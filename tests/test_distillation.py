@@ -43,12 +43,14 @@ def test_distillation_mixes_true_levels_and_teachers_mean(tmp_path, midi_file):
     assert not any(p.requires_grad for t in teachers for p in t.parameters())
 
 
-def test_teachers_must_share_the_models_tokens(tiny_model_dir):
+def test_teachers_must_read_the_models_tokens(tiny_model_dir):
     tok = VelocityBertTokenizer()
-    same = tiny_config(field_vocab_sizes=tok.field_vocab_sizes)
-    assert len(load_teachers([str(tiny_model_dir)], same)) == 1
-    other = tiny_config(field_vocab_sizes=[n + 1 for n in tok.field_vocab_sizes])
+    config = tiny_config(field_vocab_sizes=tok.field_vocab_sizes)
+    assert len(load_teachers([str(tiny_model_dir)], config, tok)) == 1
+    # Same vocabulary sizes, other durations: the teacher would misread the student's ids.
     with pytest.raises(ValueError, match="tokens or levels differ"):
-        load_teachers([str(tiny_model_dir)], other)
+        load_teachers([str(tiny_model_dir)], config, VelocityBertTokenizer(sustain_pedal=True))
+    with pytest.raises(ValueError, match="tokens or levels differ"):
+        load_teachers([str(tiny_model_dir)], tiny_config(num_velocity_levels=16), tok)
     with pytest.raises(ValueError, match="--distill_from"):
-        load_teachers([str(tiny_model_dir / "missing")], same)
+        load_teachers([str(tiny_model_dir / "missing")], config, tok)

@@ -13,6 +13,7 @@ from transformers import Trainer
 
 from .configuration_velocity_bert import VelocityBertConfig
 from .modeling_velocity_bert import VelocityBertForMaskedVelocity
+from .tokenization_velocity_bert import VelocityBertTokenizer
 
 
 class DistillationTrainer(Trainer):
@@ -38,18 +39,24 @@ class DistillationTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
-def load_teachers(paths: list[str], config: VelocityBertConfig) -> list[VelocityBertForMaskedVelocity]:
-    """The teacher models, or a ValueError naming the one that cannot teach this model."""
+def load_teachers(
+    paths: list[str], config: VelocityBertConfig, tokenizer: VelocityBertTokenizer
+) -> list[VelocityBertForMaskedVelocity]:
+    """The teacher models, or a ValueError naming the one that cannot teach this model. A teacher
+    reads the student's ids, so its tokenizer must make the same ones: equal vocabulary sizes are not
+    enough (shift bins or sustain-pedal durations could differ under the same sizes)."""
+
+    def reads(tok: VelocityBertTokenizer) -> tuple:
+        return tok.field_vocab_sizes, tok.shift_bins_ms, tok.sustain_pedal, tok.num_velocities
+
     teachers = []
     for path in paths:
         try:
             teacher = VelocityBertForMaskedVelocity.from_pretrained(path)
+            theirs = VelocityBertTokenizer.from_pretrained(path)
         except (OSError, ValueError) as err:
             raise ValueError(f"--distill_from {path}: {str(err).splitlines()[0]}") from None
-        if (teacher.config.field_vocab_sizes, teacher.config.num_velocity_levels) != (
-            config.field_vocab_sizes,
-            config.num_velocity_levels,
-        ):
+        if reads(theirs) != reads(tokenizer) or teacher.config.num_velocity_levels != config.num_velocity_levels:
             raise ValueError(f"--distill_from {path}: its tokens or levels differ from the trained model's")
         teachers.append(teacher)
     return teachers
