@@ -35,10 +35,36 @@ def test_export_run_folder_keeps_history(tiny_model_dir, midi_file, tmp_path):
     assert summary["arguments"]["masking"]["mask_ratio"] == 0.6  # the recipe travels with the weights
     assert summary["final_metrics"]["train_runtime"] == 12.5
     assert summary["initialized_from"] == {"global_step": 1200, "best_metric": 1.99}
+    assert "teachers" not in summary  # not distilled
     assert not list(out.glob("*.py")) and (out / "LICENSE_WEIGHTS.md").is_file()
     original = vb.load_pipeline(str(tiny_model_dir))(str(midi_file))["velocities"]
     assert vb.load_pipeline(str(out))(str(midi_file))["velocities"] == original  # same weights, same output
     assert np.asarray(original).size == len(vb.load_notes(midi_file))
+
+
+def test_distilled_run_keeps_its_teachers_history(tiny_model_dir, tmp_path):
+    """A teacher in runs/ is lost with its checkout, and the bundled teacher is the very folder the
+    export replaces: both histories must be in the student's summary."""
+    bundled = export(tiny_model_dir, tmp_path / "bundled", previous_summary=None)
+    (bundled / "training_summary.json").write_text(json.dumps({"global_step": 6250, "best_metric": 1.811}))
+    rotary = tmp_path / "rotary"
+    (rotary / "checkpoint-1250").mkdir(parents=True)
+    state = {"global_step": 1250, "best_metric": 1.807, "log_history": [{"step": 1250, "eval_loss": 1.807}]}
+    (rotary / "checkpoint-1250" / "trainer_state.json").write_text(json.dumps(state))
+    (rotary / "run_arguments.json").write_text(json.dumps({"model": {"position_embedding_type": "rotary"}}))
+    student = tmp_path / "student"
+    shutil.copytree(tiny_model_dir, student)
+    (student / "trainer_state.json").write_text(json.dumps({"global_step": 3, "log_history": []}))
+    teachers = [str(bundled), str(rotary), str(tmp_path / "gone")]
+    (student / "run_arguments.json").write_text(json.dumps({"model": {"distill_from": teachers}}))
+
+    out = export(student, bundled)  # over the bundled teacher, as reproduce.sh does
+
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["teachers"][str(bundled)] == {"global_step": 6250, "best_metric": 1.811}
+    assert summary["teachers"][str(rotary)]["best_metric"] == 1.807
+    assert summary["teachers"][str(rotary)]["arguments"]["model"]["position_embedding_type"] == "rotary"
+    assert summary["teachers"][str(tmp_path / "gone")] is None  # named, though its history is lost
 
 
 def test_float16_weights_halve_the_file_and_load_as_float32(tiny_model_dir, midi_file, tmp_path):

@@ -37,6 +37,43 @@ def trainer_state_path(folder: Path) -> Path | None:
     return checkpoints[-1] if checkpoints else None
 
 
+def run_summary(checkpoint: str | Path) -> dict | None:
+    """What a run folder or checkpoint says of its own training: the last checkpoint's evaluations,
+    and train.py's recipe and Trainer's final metrics when the run wrote them."""
+    state = trainer_state_path(Path(checkpoint))
+    if state is None:
+        return None
+    history = json.loads(state.read_text())
+    summary = {
+        "checkpoint": str(checkpoint),
+        "global_step": history.get("global_step"),
+        "best_model_checkpoint": history.get("best_model_checkpoint"),
+        "best_metric": history.get("best_metric"),
+        "evaluations": [h for h in history["log_history"] if "eval_loss" in h],
+    }
+    run = Path(checkpoint).parent if Path(checkpoint).name.startswith("checkpoint-") else Path(checkpoint)
+    for key, name in (("arguments", "run_arguments.json"), ("final_metrics", "all_results.json")):
+        if (run / name).exists():
+            summary[key] = json.loads((run / name).read_text())
+    return summary
+
+
+def teacher_summaries(arguments: dict | None) -> dict[str, dict | None]:
+    """The history of each model a distilled run learned from (train.py --distill_from), read before
+    the export replaces the bundled folder, which may be one of them. A teacher in runs/ does not
+    outlive its checkout, so its recipe has to travel with the student or be lost; None where the
+    teacher's folder is gone by export time."""
+    paths = ((arguments or {}).get("model") or {}).get("distill_from") or []
+    summaries = {}
+    for path in paths:
+        folder = Path(path)
+        if (folder / "training_summary.json").exists():  # an exported model folder
+            summaries[path] = json.loads((folder / "training_summary.json").read_text())
+        else:
+            summaries[path] = run_summary(folder)
+    return summaries
+
+
 def export(
     checkpoint: str | Path,
     out: str | Path = DEFAULT_MODEL,
@@ -54,6 +91,13 @@ def export(
     if weights_dtype not in WEIGHTS_DTYPES:
         raise ValueError(f"weights_dtype must be one of {sorted(WEIGHTS_DTYPES)}, not {weights_dtype!r}")
     previous = json.loads(Path(previous_summary).read_text()) if previous_summary else None
+    summary = run_summary(checkpoint)
+    if summary is not None:
+        if previous is not None:
+            summary["initialized_from"] = previous
+        teachers = teacher_summaries(summary.get("arguments"))
+        if teachers:
+            summary["teachers"] = teachers
     model = VelocityBertForMaskedVelocity.from_pretrained(checkpoint)
     tokenizer = VelocityBertTokenizer.from_pretrained(checkpoint)
     weights = {k: v.to(WEIGHTS_DTYPES[weights_dtype]) for k, v in model.state_dict().items()}
@@ -77,23 +121,7 @@ def export(
         stray.unlink()
     tokenizer.save_pretrained(out)
     (out / "LICENSE_WEIGHTS.md").write_text(WEIGHTS_LICENSE)
-    state = trainer_state_path(Path(checkpoint))
-    if state is not None:
-        history = json.loads(state.read_text())
-        summary = {
-            "checkpoint": str(checkpoint),
-            "global_step": history.get("global_step"),
-            "best_model_checkpoint": history.get("best_model_checkpoint"),
-            "best_metric": history.get("best_metric"),
-            "evaluations": [h for h in history["log_history"] if "eval_loss" in h],
-        }
-        run = Path(checkpoint).parent if Path(checkpoint).name.startswith("checkpoint-") else Path(checkpoint)
-        # train.py's recipe and Trainer's final metrics (train_runtime), when the run wrote them.
-        for key, name in (("arguments", "run_arguments.json"), ("final_metrics", "all_results.json")):
-            if (run / name).exists():
-                summary[key] = json.loads((run / name).read_text())
-        if previous is not None:
-            summary["initialized_from"] = previous
+    if summary is not None:
         (out / "training_summary.json").write_text(json.dumps(summary, indent=2))
     for f in extra_files:
         shutil.copy(f, out / Path(f).name)
