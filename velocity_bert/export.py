@@ -64,14 +64,13 @@ def teacher_summaries(arguments: dict | None) -> dict[str, dict | None]:
     outlive its checkout, so its recipe has to travel with the student or be lost; None where the
     teacher's folder is gone by export time."""
     paths = ((arguments or {}).get("model") or {}).get("distill_from") or []
-    summaries = {}
-    for path in paths:
-        folder = Path(path)
-        if (folder / "training_summary.json").exists():  # an exported model folder
-            summaries[path] = json.loads((folder / "training_summary.json").read_text())
-        else:
-            summaries[path] = run_summary(folder)
-    return summaries
+    return {path: model_history(path) for path in paths}
+
+
+def model_history(folder: str | Path) -> dict | None:
+    """An exported model folder's training summary, else what its run folder says (run_summary)."""
+    exported = Path(folder) / "training_summary.json"
+    return json.loads(exported.read_text()) if exported.exists() else run_summary(folder)
 
 
 def export(
