@@ -57,6 +57,17 @@ def test_humanize_file_and_passage(tiny_model_dir, midi_file, tmp_path, capsys):
     assert (after[~outside] != notes.velocity[~outside]).any()
 
 
+@pytest.mark.parametrize("n_notes, said", [(1, "1 note humanized"), (3, "3 notes humanized")])
+def test_one_file_reports_its_note_count(n_notes, said, tiny_model_dir, tmp_path, capsys):
+    src = tmp_path / "in.mid"
+    score = symusic.Score(480)
+    score.tracks.append(symusic.Track("piano", program=0))
+    score.tracks[0].notes.extend(symusic.Note(480 * i, 240, 60 + i, 64) for i in range(n_notes))
+    score.dump_midi(str(src))
+    assert main(["humanize", str(src), "-o", str(tmp_path / "out.mid"), "--model", str(tiny_model_dir)]) == 0
+    assert capsys.readouterr().err.strip().endswith(f": {said}")
+
+
 def test_folder_mode(tiny_model_dir, tmp_path):
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)

@@ -93,7 +93,7 @@ def cmd_humanize(args) -> int:
         try:
             n = _humanize_file(pipe, s, d, args)
             if len(pairs) == 1:
-                print(f"{d}: {n} notes humanized", file=sys.stderr)
+                print(f"{d}: {n} note{'' if n == 1 else 's'} humanized", file=sys.stderr)
         except Exception as err:  # one line per bad file; the others still run
             failed += 1
             print(f"error: {s}: {_one_line(err)}", file=sys.stderr)
