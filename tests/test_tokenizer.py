@@ -4,7 +4,14 @@ import miditok
 import numpy as np
 
 from velocity_bert import VelocityBertTokenizer, load_notes, write_velocities
-from velocity_bert.tokenization_velocity_bert import FIELDS, MASK_ID, TOKENIZER_FILE
+from velocity_bert.tokenization_velocity_bert import (
+    FIELDS,
+    MASK_ID,
+    MAX_BARS,
+    NUM_VELOCITIES,
+    TOKENIZER_FILE,
+    _octuple,
+)
 
 
 def test_one_token_per_note_in_vocab(midi_file):
@@ -72,8 +79,22 @@ def test_save_load_round_trip(tmp_path, midi_file):
     assert saved["miditok_version"] and saved["velocity_bert"]["symusic_version"]
     loaded = VelocityBertTokenizer.from_pretrained(tmp_path)
     assert loaded.field_vocab_sizes == tok.field_vocab_sizes
+    assert loaded == tok != VelocityBertTokenizer()
     notes = load_notes(midi_file)
     np.testing.assert_array_equal(loaded.encode(notes), tok.encode(notes))
+
+
+def test_equal_means_the_same_ids_under_the_same_sizes():
+    """Each of these keeps every vocabulary size and still changes some note's ids."""
+    base = VelocityBertTokenizer()
+    assert base == VelocityBertTokenizer()
+    lo, hi = base.pitch_range
+    for other in (
+        VelocityBertTokenizer(shift_bins_ms=tuple(x + 1 for x in base.shift_bins_ms)),
+        VelocityBertTokenizer(sustain_pedal=True),
+        VelocityBertTokenizer(miditok_tokenizer=_octuple(NUM_VELOCITIES, MAX_BARS, pitch_range=(lo + 1, hi + 1))),
+    ):
+        assert other.field_vocab_sizes == base.field_vocab_sizes and other != base
 
 
 def test_real_files(asap):

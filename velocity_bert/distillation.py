@@ -42,13 +42,8 @@ class DistillationTrainer(Trainer):
 def load_teachers(
     paths: list[str], config: VelocityBertConfig, tokenizer: VelocityBertTokenizer
 ) -> list[VelocityBertForMaskedVelocity]:
-    """The teacher models, or a ValueError naming the one that cannot teach this model. A teacher
-    reads the student's ids, so its tokenizer must make the same ones: equal vocabulary sizes are not
-    enough (shift bins or sustain-pedal durations could differ under the same sizes)."""
-
-    def reads(tok: VelocityBertTokenizer) -> tuple:
-        return tok.field_vocab_sizes, tok.shift_bins_ms, tok.sustain_pedal, tok.num_velocities
-
+    """The teacher models, or a ValueError naming the one that cannot teach this model: a teacher
+    reads the student's ids, so its tokenizer must make the same ones."""
     teachers = []
     for path in paths:
         try:
@@ -56,7 +51,7 @@ def load_teachers(
             theirs = VelocityBertTokenizer.from_pretrained(path)
         except (OSError, ValueError) as err:
             raise ValueError(f"--distill_from {path}: {str(err).splitlines()[0]}") from None
-        if reads(theirs) != reads(tokenizer) or teacher.config.num_velocity_levels != config.num_velocity_levels:
+        if theirs != tokenizer or teacher.config.num_velocity_levels != config.num_velocity_levels:
             raise ValueError(f"--distill_from {path}: its tokens or levels differ from the trained model's")
         teachers.append(teacher)
     return teachers

@@ -82,6 +82,18 @@ class VelocityBertTokenizer:
         self._vel0 = vocab["velocity"][f"Velocity_{self.velocities[0]}"]
         self._shift_log = np.log1p(np.asarray(self.shift_bins_ms, dtype=np.float64) / 5.0)
 
+    def __eq__(self, other: object) -> bool:
+        """Whether both make the same ids from the same notes (a teacher must read its student's ids):
+        equal vocabulary sizes are not enough, since shift bins, the sustain-pedal durations or
+        MidiTok's grid could differ under the same sizes. MidiTok's own equality covers its part."""
+        if not isinstance(other, VelocityBertTokenizer):
+            return NotImplemented
+        return (self.shift_bins_ms, self.sustain_pedal) == (other.shift_bins_ms, other.sustain_pedal) and (
+            self.miditok == other.miditok
+        )
+
+    __hash__ = None  # mutable MidiTok state inside: equal, not hashable
+
     # -- vocabulary -------------------------------------------------------------------------
     @property
     def field_vocab_sizes(self) -> list[int]:
