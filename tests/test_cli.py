@@ -68,6 +68,17 @@ def test_one_file_reports_its_note_count(n_notes, said, tiny_model_dir, tmp_path
     assert capsys.readouterr().err.strip().endswith(f": {said}")
 
 
+@pytest.mark.parametrize("as_given", ["existing", "trailing_slash"])
+def test_one_file_into_a_folder_keeps_its_name(as_given, tiny_model_dir, midi_file, tmp_path):
+    out_dir = tmp_path / "out"
+    if as_given == "existing":
+        out_dir.mkdir()
+    arg = str(out_dir) + ("/" if as_given == "trailing_slash" else "")
+    assert main(["humanize", str(midi_file), "-o", arg, "--model", str(tiny_model_dir)]) == 0
+    assert out_dir.is_dir() and [p.name for p in out_dir.iterdir()] == [midi_file.name]
+    assert_same_but_velocities(symusic.Score(str(midi_file)), symusic.Score(str(out_dir / midi_file.name)))
+
+
 def test_folder_mode(tiny_model_dir, tmp_path):
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)

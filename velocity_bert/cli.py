@@ -79,7 +79,11 @@ def cmd_humanize(args) -> int:
     else:
         if not src.exists():
             raise FileNotFoundError(f"{src}: no such file")
-        pairs = [(src, Path(args.output))]
+        # Like `cp`: an existing folder, or a name ending in a separator, receives the file under its
+        # own name; otherwise the output is that file.
+        out = Path(args.output)
+        into_folder = out.is_dir() or args.output.endswith(("/", os.sep))
+        pairs = [(src, out / src.name if into_folder else out)]
     args._inputs = pairs
     pipe = _load(args.model)
     failed = 0
@@ -159,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("humanize", help="predict velocities for a MIDI file or a folder of them")
     h.add_argument("input", help="a MIDI file, or a folder (then -o is a folder)")
-    h.add_argument("-o", "--output", required=True)
+    h.add_argument("-o", "--output", required=True, help="output file, or a folder to write INPUT's name into")
     h.add_argument("--from", dest="start", type=float, default=None, help="only notes starting at/after SEC")
     h.add_argument("--to", dest="end", type=float, default=None, help="only notes starting before SEC")
     h.add_argument("--model", default=None, help="model folder or Hub repo id (default: the bundled model)")
