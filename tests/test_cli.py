@@ -91,6 +91,14 @@ def test_folder_mode(tiny_model_dir, tmp_path):
     assert not (tmp_path / "out" / "bad.mid").exists()
 
 
+def test_bad_option_fails_before_the_model_loads(midi_file, tmp_path, capsys):
+    out = tmp_path / "out.mid"
+    code = main(["humanize", str(midi_file), "-o", str(out), "--range", "100", "30", "--model", str(tmp_path / "none")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == "error: the dynamic range needs 1 <= low < high <= 127, not 100..30"
+    assert not out.exists()
+
+
 BAD_INPUTS = {
     "text.mid": b"this is not midi",
     "empty.mid": b"",

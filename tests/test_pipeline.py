@@ -49,6 +49,50 @@ def test_sampling_seeds_and_range(pipe, midi_file):
     assert np.percentile(ranged, 2) == pytest.approx(40, abs=1) and np.percentile(ranged, 98) == pytest.approx(
         90, abs=1
     )
+    assert ranged.min() >= 40 and ranged.max() <= 90  # the notes beyond the percentiles too
+
+
+def test_constructor_options_hold_when_a_call_sets_others(tiny_model_dir, midi_file):
+    pipe = vb.load_pipeline(str(tiny_model_dir), velocity_range=(40, 90), sample=True)
+    a = np.asarray(pipe(str(midi_file), seed=1)["velocities"])
+    assert a.min() >= 40 and a.max() <= 90 and np.ptp(a) >= 45  # the constructor's range and sampling
+    assert pipe(str(midi_file), seed=2)["velocities"] != a.tolist()
+    assert pipe(str(midi_file), seed=1, velocity_range=(60, 70))["velocities"] != a.tolist()  # the call's wins
+
+
+def test_low_temperature_samples_the_mode(pipe, midi_file):
+    """Sampling sharpens toward the most likely level instead of underflowing to NaN."""
+    cold = pipe(str(midi_file), sample=True, seed=1, temperature=1e-4)["velocities"]
+    assert cold == pipe(str(midi_file), estimate="mode")["velocities"]
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ({"passes": 0}, "passes"),
+        ({"passes": 1.5}, "passes"),
+        ({"temperature": 0}, "temperature"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"estimate": "max"}, "estimate"),
+        ({"combine": "sum"}, "combine"),
+        ({"overlap": -1}, "overlap"),
+        ({"velocity_range": (90, 40)}, "range"),
+        ({"velocity_range": (0, 100)}, "range"),
+        ({"velocity_range": (30, 128)}, "range"),
+    ],
+)
+def test_bad_option_refused_before_the_file_is_read(option, message, pipe, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        pipe(str(tmp_path / "not-there.mid"), **option)  # reading it would say "no such file"
+    with pytest.raises(ValueError, match=message):
+        vb.load_pipeline(str(pipe.model.config._name_or_path), **option)
+
+
+def test_a_model_neither_folder_nor_repo_is_named(midi_file, tmp_path):
+    with pytest.raises(ValueError, match="a file; a model is a folder"):
+        vb.load_pipeline(str(midi_file))
+    with pytest.raises(ValueError, match="no such model folder"):
+        vb.load_pipeline(str(tmp_path / "no" / "such" / "model"))
 
 
 def test_long_piece_uses_many_windows(pipe):

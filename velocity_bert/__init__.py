@@ -1,7 +1,10 @@
 """velocity-bert: a BERT-style masked model of piano velocities, for Transformers."""
 
+import os
 from pathlib import Path
 
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils import validate_repo_id
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
 from transformers import pipeline as _hf_pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
@@ -25,8 +28,27 @@ PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=VelocityPredictionPipel
 
 def load_pipeline(model: str = DEFAULT_MODEL, **kwargs) -> VelocityPredictionPipeline:
     """`pipeline("velocity-prediction", model=...)` with this package's code, so no
-    trust_remote_code is needed (a folder's custom_pipelines entry would otherwise ask for it)."""
-    return _hf_pipeline(TASK, model=model, pipeline_class=VelocityPredictionPipeline, **kwargs)
+    trust_remote_code is needed (a folder's custom_pipelines entry would otherwise ask for it).
+
+    A model that is neither a folder nor a Hub repo id gets a message that says so: Transformers
+    would complain about repo-id characters or a config that is not JSON."""
+    name = os.fspath(model)
+    local = Path(name).expanduser()
+    if local.exists() and not local.is_dir():
+        raise ValueError(
+            f"{name}: a file; a model is a folder (config.json, model.safetensors, velocity_tokenizer.json)"
+        )
+    if not local.exists():
+        try:
+            validate_repo_id(name)
+        except HFValidationError:
+            raise ValueError(f"{name}: no such model folder") from None
+        try:
+            return _hf_pipeline(TASK, model=name, pipeline_class=VelocityPredictionPipeline, **kwargs)
+        except OSError as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise OSError(f"{name}: no such model folder, and not loadable as a Hub repo: {first}") from err
+    return _hf_pipeline(TASK, model=str(local), pipeline_class=VelocityPredictionPipeline, **kwargs)
 
 
 __all__ = [

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .decoding import ESTIMATES
+from .decoding import ESTIMATES, DecodingOptions
 
 MIDI_SUFFIXES = (".mid", ".midi")
 PASSES_HELP = "mask-predict passes (default 1: more were less accurate on validation)"
@@ -85,6 +85,7 @@ def cmd_humanize(args) -> int:
         into_folder = out.is_dir() or args.output.endswith(("/", os.sep))
         pairs = [(src, out / src.name if into_folder else out)]
     args._inputs = pairs
+    DecodingOptions(**_options(args))  # a bad option fails here, before the model loads
     pipe = _load(args.model)
     failed = 0
     iterator = pairs
@@ -105,9 +106,9 @@ def cmd_humanize(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .decoding import DecodingOptions
     from .evaluation import evaluate, format_table
 
+    options = DecodingOptions(**_decoding_options(args))
     pipe = _load(args.model)
     report = evaluate(
         pipe.model,
@@ -116,7 +117,7 @@ def cmd_evaluate(args) -> int:
         split=args.split,
         setting=args.setting,
         seed=args.seed,
-        options=DecodingOptions(**_decoding_options(args)),
+        options=options,
         max_files=args.files,
     )
     print(format_table(report))

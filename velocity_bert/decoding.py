@@ -5,6 +5,7 @@ report is what a user gets."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -43,8 +44,29 @@ class DecodingOptions:
     # in it, see BENCHMARKS.md: the gain is in the number of views, not in the central ones).
     combine: str = "mean"
     # After prediction: None keeps what the model predicts; (lo, hi) maps the 2nd-98th percentile
-    # of the predicted velocities onto lo..hi (the dynamic range of the result).
+    # of the predicted velocities onto lo..hi, every note kept within it (the dynamic range).
     velocity_range: tuple[int, int] | None = None
+
+    def __post_init__(self):
+        """Refuse meaningless options where they are defined, so the pipeline, the CLI and the demo
+        all fail before any work, with the same one-line message."""
+        if isinstance(self.passes, bool) or not isinstance(self.passes, Integral) or self.passes < 1:
+            raise ValueError(f"passes must be a whole number >= 1, not {self.passes!r}")
+        if not (isinstance(self.temperature, Real) and 0 < self.temperature < float("inf")):
+            raise ValueError(f"temperature must be a positive number, not {self.temperature!r}")
+        if self.estimate not in ESTIMATES:
+            raise ValueError(f"estimate must be one of {', '.join(ESTIMATES)}, not {self.estimate!r}")
+        if self.combine not in ("mean", "owner"):
+            raise ValueError(f"combine must be mean or owner, not {self.combine!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, not {self.batch_size!r}")
+        if self.overlap is not None and self.overlap < 0:
+            raise ValueError(f"overlap must be >= 0, not {self.overlap!r}")
+        if self.velocity_range is not None:
+            lo, hi = self.velocity_range
+            if not 1 <= lo < hi <= 127:
+                raise ValueError(f"the dynamic range needs 1 <= low < high <= 127, not {lo}..{hi}")
+            self.velocity_range = (int(lo), int(hi))
 
 
 def window_overlap(config, options: DecodingOptions) -> int:
@@ -118,10 +140,6 @@ def predict_levels(
     ids = tokenizer.encode(notes)
     levels = tokenizer.velocity_to_level(notes.velocity)
     estimate = tokenizer.level_to_velocity(levels).astype(np.float64)
-    if options.estimate not in ESTIMATES:
-        raise ValueError(f"estimate must be one of {', '.join(ESTIMATES)}, not {options.estimate!r}")
-    if options.combine not in ("mean", "owner"):
-        raise ValueError(f"combine must be mean or owner, not {options.combine!r}")
     if not hidden.any():
         return levels, estimate
     length = config.window_length
@@ -134,7 +152,7 @@ def predict_levels(
     bounds = tokenizer.level_bounds() if options.estimate == "median" else None
     todo = hidden.copy()
     total = int(hidden.sum())
-    passes = max(1, min(options.passes, total))
+    passes = min(options.passes, total)
     for k in range(1, passes + 1):
         current = ids.copy()
         current[todo, VELOCITY] = MASK_ID
@@ -158,7 +176,9 @@ def predict_levels(
             slot = np.searchsorted(needed, owner[todo_idx])
             probs = np.concatenate(probs_by_window)[offsets[slot] + todo_idx - np.asarray(starts)[owner[todo_idx]]]
         if options.sample:
-            p = probs ** (1.0 / max(options.temperature, 1e-6))
+            # In log space, so that a low temperature sharpens toward the mode instead of underflowing.
+            logits = np.log(np.maximum(probs, 1e-30)) / options.temperature
+            p = np.exp(logits - logits.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
             choice = (p.cumsum(axis=1) > rng.random((len(p), 1))).argmax(axis=1)
         elif options.estimate == "median":
@@ -195,12 +215,14 @@ def interpolated_median(probs: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np
 
 
 def fit_range(velocities: np.ndarray, velocity_range: tuple[int, int]) -> np.ndarray:
-    """Map the 2nd-98th percentile of `velocities` linearly onto velocity_range, clipped to 1..127."""
+    """Map the 2nd-98th percentile of `velocities` linearly onto velocity_range, and clip the few
+    notes beyond them to it: percentiles, so that one stray note does not squeeze the rest; clipped,
+    because a range the user sets is a promise about every note (e.g. a sample library's layers)."""
     lo, hi = velocity_range
     p2, p98 = np.percentile(velocities, [2, 98])
     scale = (hi - lo) / (p98 - p2) if p98 > p2 else 0.0
     return np.clip(
-        np.rint(lo + (velocities - p2) * scale if scale else np.full(len(velocities), (lo + hi) / 2)), 1, 127
+        np.rint(lo + (velocities - p2) * scale if scale else np.full(len(velocities), (lo + hi) / 2)), lo, hi
     ).astype(np.int64)
 
 

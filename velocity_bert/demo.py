@@ -75,8 +75,6 @@ def humanize(
         if seed:
             options.update(sample=True, seed=int(seed))
         if not keep_range:
-            if not 1 <= low < high <= 127:
-                return ("The dynamic range needs 1 <= low < high <= 127.", *empty)
             options["velocity_range"] = (int(low), int(high))
         out = _pipeline(model)(str(src), mask=mask, **options)
         midi_out = out_dir / f"{src.stem}_humanized.mid"
@@ -101,8 +99,10 @@ def humanize(
             str(audio_before) if audio_before else None,
             str(audio_after) if audio_after else None,
         )
-    except (MidiInputError, ValueError) as err:
+    except MidiInputError as err:
         return (f"Cannot use this file: {err}", *empty)
+    except ValueError as err:  # an option DecodingOptions refuses, e.g. a range with low >= high
+        return (f"Cannot humanize with these settings: {err}", *empty)
 
 
 def build_demo(model: str = DEFAULT_MODEL):

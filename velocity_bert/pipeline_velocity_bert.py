@@ -64,7 +64,10 @@ class VelocityPredictionPipeline(Pipeline):
             ).items()
             if v is not None
         }
-        return preprocess, {"options": options}, {}
+        DecodingOptions(**options)  # refuse a bad option now, before the file is read
+        # One forward parameter per option: Pipeline merges the call's over the constructor's key by
+        # key, so `pipeline(..., velocity_range=(30, 100))` still holds when a call sets only a seed.
+        return preprocess, options, {}
 
     def preprocess(self, source, mask=None) -> dict:
         score = read_score(source)  # parse once; notes and the written result share it
@@ -74,9 +77,9 @@ class VelocityPredictionPipeline(Pipeline):
             raise ValueError(f"mask has {hidden.size} entries for {len(notes)} notes")
         return {"source": score, "notes": notes, "hidden": hidden}
 
-    def _forward(self, inputs: dict, options: dict | None = None) -> dict:
+    def _forward(self, inputs: dict, **options) -> dict:
         velocities = predict_velocities(
-            self.model, self.velocity_tokenizer, inputs["notes"], inputs["hidden"], DecodingOptions(**(options or {}))
+            self.model, self.velocity_tokenizer, inputs["notes"], inputs["hidden"], DecodingOptions(**options)
         )
         return {**inputs, "velocities": velocities}
 
