@@ -21,6 +21,7 @@ def test_plain_folder_split_by_folder(tmp_path):
     folders = {s: {p.parent for p in files} for s, files in splits.items()}
     assert not (folders["train"] & folders["test"]) and not (folders["train"] & folders["validation"])
     assert splits["train"] and splits["test"]
+    assert list_files(tmp_path, "all") == sorted(f for files in splits.values() for f in files)
 
 
 def test_maestro_and_splits_csv(tmp_path):
@@ -33,10 +34,12 @@ def test_maestro_and_splits_csv(tmp_path):
     )
     assert list_files(maestro, "train") == [maestro / "2004" / "a.midi"]
     assert list_files(maestro, "test") == [maestro / "2006" / "b.midi"]
+    assert list_files(maestro, "all") == [maestro / "2004" / "a.midi", maestro / "2006" / "b.midi"]
     asap_like = tmp_path / "asap"
     write(asap_like / "C" / "perf.mid")
     (asap_like / "splits.csv").write_text("midi_performance,split\nC/perf.mid,validation\n")
     assert list_files(asap_like, "validation") == [asap_like / "C" / "perf.mid"]
+    assert list_files(asap_like, "all") == [asap_like / "C" / "perf.mid"]
 
 
 def test_windows_cover_every_note():

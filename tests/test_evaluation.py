@@ -1,8 +1,11 @@
+import numpy as np
+import pytest
+
 import velocity_bert as vb
 from tests.conftest import import_script, make_score
 from velocity_bert.data import list_files
 from velocity_bert.decoding import DecodingOptions
-from velocity_bert.evaluation import evaluate
+from velocity_bert.evaluation import evaluate, median_velocity
 
 
 def test_explicit_files_match_the_split_and_report_decoding_time(tiny_model_dir, tmp_path):
@@ -17,6 +20,25 @@ def test_explicit_files_match_the_split_and_report_decoding_time(tiny_model_dir,
     by_list = evaluate(*args, setting="all", options=options, files=files, progress=False)
     assert by_list["results"] == by_split["results"] and by_list["files"] == 3
     assert by_list["decode_seconds"] > 0 and by_list["overlap"] == 16 and by_list["passes"] == 1
+
+
+def test_a_flat_folder_of_ones_own_files(tiny_model_dir, tmp_path):
+    """Files side by side hash into one split; `all` measures every one of them, against the
+    folder's own median (there is no train split apart from them), and a split without files says
+    how to get them."""
+    for i in range(3):
+        make_score(80, seed=i, drums=False).dump_midi(str(tmp_path / f"p{i}.mid"))
+    (tmp_path / "broken.mid").write_bytes(b"MThd")
+    pipe = vb.load_pipeline(str(tiny_model_dir))
+    args = (pipe.model, pipe.velocity_tokenizer, tmp_path)
+    report = evaluate(*args, split="all", setting="random15", options=DecodingOptions(overlap=16), progress=False)
+    assert report["files"] == 3 and set(report["results"]) == {"velocity_bert", "folder_median", "nearest16_median"}
+    files = sorted(tmp_path.glob("p*.mid"))
+    median = np.median(np.concatenate([vb.load_notes(f).velocity for f in files]))
+    assert report["folder_median_velocity"] == median == median_velocity(files)
+    empty = next(s for s in ("train", "validation", "test") if not list_files(tmp_path, s))
+    with pytest.raises(vb.MidiInputError, match="--split all uses every file"):
+        evaluate(*args, split=empty, progress=False)
 
 
 def test_cached_encoder_runs_give_the_same_numbers_as_fresh_ones(tiny_model_dir, tmp_path):

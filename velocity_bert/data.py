@@ -22,6 +22,8 @@ from .notes import MidiInputError, load_notes
 from .tokenization_velocity_bert import VelocityBertTokenizer
 
 SPLITS = ("train", "validation", "test")
+# For measuring a model on someone's own files: every file, whatever its split.
+ALL = "all"
 MIDI_SUFFIXES = (".mid", ".midi")
 
 
@@ -32,26 +34,26 @@ def _hash_split(key: str) -> str:
 
 
 def list_files(root: str | Path, split: str) -> list[Path]:
-    """The MIDI files of one split, in a stable order.
+    """The MIDI files of one split (or `ALL` of them), in a stable order.
 
     A MAESTRO folder (`maestro-v3.0.0.csv`) uses its `split` column; a folder with `splits.csv`
     (columns `midi_performance`, `split`) uses that; any other folder is split by a hash of each
     file's folder, so performances of one piece never straddle splits.
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    if split not in (*SPLITS, ALL):
+        raise ValueError(f"split must be one of {(*SPLITS, ALL)}, not {split!r}")
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a folder")
     maestro = sorted(root.glob("maestro-v*.csv"))
     if maestro:
         with open(maestro[-1], newline="") as f:
-            return [root / r["midi_filename"] for r in csv.DictReader(f) if r["split"] == split]
+            return [root / r["midi_filename"] for r in csv.DictReader(f) if split in (ALL, r["split"])]
     if (root / "splits.csv").is_file():
         with open(root / "splits.csv", newline="") as f:
-            return [root / r["midi_performance"] for r in csv.DictReader(f) if r["split"] == split]
+            return [root / r["midi_performance"] for r in csv.DictReader(f) if split in (ALL, r["split"])]
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
-    return [p for p in files if _hash_split(str(p.parent.relative_to(root))) == split]
+    return [p for p in files if split in (ALL, _hash_split(str(p.parent.relative_to(root))))]
 
 
 def _windows_of_files(

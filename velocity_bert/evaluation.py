@@ -56,15 +56,20 @@ def neighbour_median(notes: Notes, hidden: np.ndarray, k: int = NEIGHBOURS) -> n
     return np.rint(np.asarray(out))
 
 
-def train_median(data_dir: str | Path) -> float:
-    """The constant baseline: median velocity over all notes of the train split."""
+def median_velocity(paths: list[str | Path]) -> float | None:
+    """Median velocity over all notes of these files (None if none is usable)."""
     values = []
-    for path in list_files(data_dir, "train"):
+    for path in paths:
         try:
             values.append(load_notes(path).velocity)
         except MidiInputError:
             continue
-    return float(np.median(np.concatenate(values)))
+    return float(np.median(np.concatenate(values))) if values else None
+
+
+def train_median(data_dir: str | Path) -> float | None:
+    """The constant baseline: median velocity over all notes of the train split."""
+    return median_velocity(list_files(data_dir, "train"))
 
 
 def _summaries(per_file: dict[str, list], pieces: list[str], rng: np.random.Generator) -> dict:
@@ -110,8 +115,14 @@ def evaluate(
     options = options or DecodingOptions()
     files = list(files) if files is not None else list_files(data_dir, split)[:max_files]
     rng = np.random.default_rng(seed)
-    median = train_median(data_dir)
-    systems = {"velocity_bert": defaultdict(list), "train_median": defaultdict(list)}
+    median, constant = (train_median(data_dir) if split != "all" else None), "train_median"
+    if median is None:
+        # No train split apart from the evaluated files (`--split all`, or a folder whose hash split
+        # put nothing in train): the files' own median, a constant that has seen the answers.
+        median, constant = median_velocity(files), "folder_median"
+    if median is None:
+        raise MidiInputError(_no_files(data_dir, split))
+    systems = {"velocity_bert": defaultdict(list), constant: defaultdict(list)}
     if setting != "all":
         systems["nearest16_median"] = defaultdict(list)
     pieces, decode_seconds = [], 0.0
@@ -132,7 +143,7 @@ def evaluate(
         start = time.perf_counter()
         predicted = predict_velocities(model, tokenizer, notes, hidden, options)[hidden]
         decode_seconds += time.perf_counter() - start
-        candidates = {"velocity_bert": predicted, "train_median": np.full(len(true), median)}
+        candidates = {"velocity_bert": predicted, constant: np.full(len(true), median)}
         if "nearest16_median" in systems:
             candidates["nearest16_median"] = neighbour_median(notes, hidden)
         for name, pred in candidates.items():
@@ -140,14 +151,14 @@ def evaluate(
             systems[name]["true"].append(true)
         pieces.append(str(Path(path).parent))
     if not pieces:
-        raise MidiInputError(f"no usable MIDI files in the {split} split of {data_dir}")
+        raise MidiInputError(_no_files(data_dir, split))
     return {
         "split": split,
         "setting": setting,
         "seed": seed,
         "files": len(pieces),
         "pieces": len(set(pieces)),
-        "train_median_velocity": median,
+        f"{constant}_velocity": median,
         "passes": options.passes,
         "overlap": window_overlap(model.config, options),
         "estimate": options.estimate,
@@ -156,6 +167,11 @@ def evaluate(
             name: _summaries(per_file, pieces, np.random.default_rng(seed)) for name, per_file in systems.items()
         },
     }
+
+
+def _no_files(data_dir, split: str) -> str:
+    hint = "" if split == "all" else " (--split all uses every file)"
+    return f"no usable MIDI files in the {split} split of {data_dir}{hint}"
 
 
 def format_table(report: dict) -> str:
