@@ -17,7 +17,7 @@ from transformers import HfArgumentParser, TrainingArguments
 from velocity_bert import VelocityBertConfig, VelocityBertForMaskedVelocity, VelocityBertTokenizer, save_model_folder
 from velocity_bert.augmentation import Compose, Loudness, Transpose
 from velocity_bert.configuration_velocity_bert import POSITION_EMBEDDING_TYPES
-from velocity_bert.data import RandomWindows, WindowArrays, build_windows, list_files
+from velocity_bert.data import RandomWindows, WindowArrays, build_windows, training_files
 from velocity_bert.distillation import DistillationTrainer, load_teachers
 from velocity_bert.masking import MaskingCollator, MaskingMix, apply_mask, choose_hidden
 from velocity_bert.metrics import level_metrics
@@ -73,6 +73,9 @@ class DataArguments:
         default=False, metadata={"help": "start each train window at a new random note every time it is drawn"}
     )
     num_proc: int = 2
+    validation_share: float = field(
+        default=0.05, metadata={"help": "files held out to validate on when the corpus has no validation split"}
+    )
     max_train_files: int | None = None
     max_eval_files: int | None = None
     eval_seed: int = 0
@@ -148,17 +151,18 @@ def tokenized_splits(data_args: DataArguments, config: VelocityBertConfig, token
     the cache; benchmarks/gpu/pretokenize.py calls this too, so the windows it builds are found.
     --tempo_stretch adds whole train files at each of `tempo_factors`, as "train@FACTOR"."""
     factors = tempo_factors(data_args)
+    train_files, validation_files = training_files(data_args.data_dir, data_args.validation_share)
+    print(f"{len(train_files)} train files, {len(validation_files)} validation files", file=sys.stderr)
     splits = {}
-    for split, limit, length, overlap in (
+    for split, files, length, overlap in (
         (
             "train",
-            data_args.max_train_files,
+            train_files[: data_args.max_train_files],
             None if data_args.random_offsets else config.window_length,
             train_window_overlap(data_args, config),
         ),
-        ("validation", data_args.max_eval_files, config.window_length, config.window_overlap),
+        ("validation", validation_files[: data_args.max_eval_files], config.window_length, config.window_overlap),
     ):
-        files = list_files(data_args.data_dir, split)[:limit]
         splits[split] = build_windows(files, tokenizer, length, overlap, data_args.cache_dir, data_args.num_proc)
         if split == "train":
             for f in factors:
@@ -200,9 +204,10 @@ def main(callbacks: list | None = None):
     model_args, data_args, mask_args, training_args = parser.parse_args_into_dataclasses()
     try:
         tempo_factors(data_args)
+        training_files(data_args.data_dir, data_args.validation_share)  # a corpus we cannot train on
         if not 0 <= model_args.distill_weight <= 1:
             raise ValueError(f"--distill_weight must be between 0 and 1, not {model_args.distill_weight}")
-    except ValueError as err:
+    except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
     d = model_args.dropout
     if d is None and not model_args.model_name_or_path:

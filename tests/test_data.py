@@ -1,8 +1,9 @@
 import numpy as np
+import pytest
 
 from tests.conftest import make_score
 from velocity_bert import VelocityBertTokenizer, load_notes
-from velocity_bert.data import RandomWindows, WindowArrays, build_windows, list_files
+from velocity_bert.data import RandomWindows, WindowArrays, build_windows, list_files, training_files
 from velocity_bert.decoding import window_starts
 
 
@@ -22,6 +23,20 @@ def test_plain_folder_split_by_folder(tmp_path):
     assert not (folders["train"] & folders["test"]) and not (folders["train"] & folders["validation"])
     assert splits["train"] and splits["test"]
     assert list_files(tmp_path, "all") == sorted(f for files in splits.values() for f in files)
+
+
+def test_training_files_hold_out_a_share_where_the_split_has_none(tmp_path):
+    flat = [write(tmp_path / "flat" / f"take{i:02d}.mid", seed=i, n=10) for i in range(40)]
+    train, validation = training_files(tmp_path / "flat", validation_share=0.05)
+    assert len(validation) == 2 and sorted(train + validation) == flat and not set(train) & set(validation)
+    assert validation == [flat[0], flat[-1]]  # spread over the files, not one end of them
+    for piece in range(30):
+        write(tmp_path / "pieces" / f"piece{piece}" / "p.mid", seed=piece, n=10)
+    both = training_files(tmp_path / "pieces")
+    assert both == (list_files(tmp_path / "pieces", "train"), list_files(tmp_path / "pieces", "validation"))
+    write(tmp_path / "one" / "a.mid")
+    with pytest.raises(ValueError, match="at least 2 MIDI files"):
+        training_files(tmp_path / "one")
 
 
 def test_maestro_and_splits_csv(tmp_path):

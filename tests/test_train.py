@@ -10,9 +10,15 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from tests.conftest import make_score
 from velocity_bert.masking import MaskingMix
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_midi(path: Path, seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    make_score(120, seed=seed).dump_midi(str(path))
 
 
 def test_train_lowers_loss_and_beats_constant(asap, tmp_path):
@@ -176,8 +182,11 @@ def test_tempo_factors_and_their_one_line_errors(tmp_path):
         timeout=120,
     )
     assert done.returncode == 2 and "needs --random_offsets" in done.stderr and "Traceback" not in done.stderr
+    data = tmp_path / "data"
+    for i in range(2):
+        write_midi(data / f"p{i}.mid", seed=i)
     done = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), "--data_dir", "x", "--output_dir", str(tmp_path / "o")]
+        [sys.executable, str(ROOT / "train.py"), "--data_dir", str(data), "--output_dir", str(tmp_path / "o")]
         + ["--distill_from", str(tmp_path / "no_model")],
         capture_output=True,
         text=True,
@@ -185,3 +194,33 @@ def test_tempo_factors_and_their_one_line_errors(tmp_path):
     )
     assert done.returncode == 2 and "no_model" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_fine_tune_on_a_flat_folder_of_ones_own_files(tiny_model_dir, tmp_path):
+    """Files side by side share one hashed split: train.py holds some out to validate on instead
+    of failing, and a folder it cannot train on gets one line, not a traceback."""
+    data = tmp_path / "mine"
+    for i in range(4):
+        write_midi(data / f"take{i}.mid", seed=i)
+    out = tmp_path / "run"
+    common = ["--output_dir", str(out), "--cache_dir", str(tmp_path / "cache"), "--report_to", "none"]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "--data_dir", str(data), "--model_name_or_path", str(tiny_model_dir)]
+        + common
+        + ["--max_steps", "2", "--per_device_train_batch_size", "2", "--num_proc", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "3 train files, 1 validation files" in done.stderr
+    assert json.loads((out / "eval_results.json").read_text())["eval_count"] >= 1  # hidden notes scored
+    for i in (1, 2, 3):
+        (data / f"take{i}.mid").unlink()
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "--data_dir", str(data)] + common,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "needs at least 2 MIDI files" in done.stderr and "Traceback" not in done.stderr

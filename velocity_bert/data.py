@@ -56,6 +56,21 @@ def list_files(root: str | Path, split: str) -> list[Path]:
     return [p for p in files if split in (ALL, _hash_split(str(p.parent.relative_to(root))))]
 
 
+def training_files(root: str | Path, validation_share: float = 0.05) -> tuple[list[Path], list[Path]]:
+    """Train and validation files. A corpus whose split leaves one of them empty (a flat folder of
+    one's own files: they share a folder, so its hash puts them all in one split) holds out
+    `validation_share` of its files, spread over them, as `run_mlm.py`'s validation_split_percentage
+    does for a dataset without a validation split."""
+    train, validation = list_files(root, "train"), list_files(root, "validation")
+    if train and validation:
+        return train, validation
+    pool = train or list_files(root, ALL)
+    if len(pool) < 2:
+        raise ValueError(f"{root}: training needs at least 2 MIDI files (one to validate on), found {len(pool)}")
+    held = set(np.linspace(0, len(pool) - 1, max(1, round(len(pool) * validation_share))).round().astype(int))
+    return [f for i, f in enumerate(pool) if i not in held], [f for i, f in enumerate(pool) if i in held]
+
+
 def _windows_of_files(
     batch: dict, tokenizer: VelocityBertTokenizer, length: int | None, overlap: int, time_scale: float
 ) -> dict:
