@@ -89,6 +89,10 @@ def test_folder_mode(tiny_model_dir, tmp_path):
     assert code == 1  # one bad file: reported, the others done
     assert (tmp_path / "out" / "a.mid").exists() and (tmp_path / "out" / "sub" / "b.mid").exists()
     assert not (tmp_path / "out" / "bad.mid").exists()
+    (src / "bad.mid").unlink()
+    for _ in range(2):  # an output folder inside the input folder: its results are not inputs next time
+        assert main(["humanize", str(src), "-o", str(src / "out"), "--model", str(tiny_model_dir)]) == 0
+    assert sorted(p.relative_to(src / "out").as_posix() for p in (src / "out").rglob("*.mid")) == ["a.mid", "sub/b.mid"]
 
 
 def test_bad_option_fails_before_the_model_loads(midi_file, tmp_path, capsys):

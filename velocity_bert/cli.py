@@ -71,8 +71,13 @@ def _humanize_file(pipe, src: Path, dst: Path, args) -> int:
 def cmd_humanize(args) -> int:
     src = Path(args.input)
     if src.is_dir():
-        inputs = sorted(p for p in src.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
         out_dir = Path(args.output)
+        # An output folder inside the input folder holds earlier results, not inputs.
+        inputs = sorted(
+            p
+            for p in src.rglob("*")
+            if p.suffix.lower() in MIDI_SUFFIXES and p.is_file() and out_dir.resolve() not in p.resolve().parents
+        )
         if out_dir.exists() and not out_dir.is_dir():
             raise ValueError(f"{out_dir} exists and is not a folder")
         pairs = [(p, out_dir / p.relative_to(src)) for p in inputs]
