@@ -60,6 +60,15 @@ def test_constructor_options_hold_when_a_call_sets_others(tiny_model_dir, midi_f
     assert pipe(str(midi_file), seed=1, velocity_range=(60, 70))["velocities"] != a.tolist()  # the call's wins
 
 
+def test_batch_size_batches_windows_for_a_list_of_files(tiny_model_dir, pipe, midi_file):
+    long = make_score(700, seed=3)  # many windows
+    expected = [pipe(str(midi_file))["velocities"], pipe(long)["velocities"]]
+    outs = pipe([str(midi_file), long], batch_size=3)
+    assert [o["velocities"] for o in outs] == expected
+    batched = vb.load_pipeline(str(tiny_model_dir), batch_size=3)
+    assert [o["velocities"] for o in batched([str(midi_file), long])] == expected
+
+
 def test_low_temperature_samples_the_mode(pipe, midi_file):
     """Sampling sharpens toward the most likely level instead of underflowing to NaN."""
     cold = pipe(str(midi_file), sample=True, seed=1, temperature=1e-4)["velocities"]
@@ -76,6 +85,7 @@ def test_low_temperature_samples_the_mode(pipe, midi_file):
         ({"estimate": "max"}, "estimate"),
         ({"combine": "sum"}, "combine"),
         ({"overlap": -1}, "overlap"),
+        ({"batch_size": 0}, "batch_size"),
         ({"velocity_range": (90, 40)}, "range"),
         ({"velocity_range": (0, 100)}, "range"),
         ({"velocity_range": (30, 128)}, "range"),

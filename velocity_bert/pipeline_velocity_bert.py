@@ -35,6 +35,18 @@ class VelocityPredictionPipeline(Pipeline):
                 self.model.config._name_or_path, **({"revision": revision} if revision else {})
             )
         self.velocity_tokenizer = velocity_tokenizer
+        if self._batch_size is not None:  # pipeline(..., batch_size=N): see __call__
+            self._forward_params = {**self._forward_params, "batch_size": self._batch_size}
+            DecodingOptions(**self._forward_params)
+            self._batch_size = None
+
+    def __call__(self, inputs, *args, batch_size: int | None = None, **kwargs):
+        """A file is already many windows, and those are what batch: `batch_size` is how many go
+        through the encoder at once (DecodingOptions.batch_size), not how many files; Pipeline's own
+        file batching needs a padding tokenizer, which a MIDI file does not have."""
+        if batch_size is not None:
+            kwargs["windows_per_batch"] = batch_size
+        return super().__call__(inputs, *args, **kwargs)
 
     def _sanitize_parameters(
         self,
@@ -47,6 +59,7 @@ class VelocityPredictionPipeline(Pipeline):
         seed: int | None = None,
         velocity_range: tuple[int, int] | None = None,
         estimate: str | None = None,
+        windows_per_batch: int | None = None,
         **kwargs,
     ):
         preprocess = {"mask": mask} if mask is not None else {}
@@ -61,6 +74,7 @@ class VelocityPredictionPipeline(Pipeline):
                 seed=seed,
                 velocity_range=velocity_range,
                 estimate=estimate,
+                batch_size=windows_per_batch,
             ).items()
             if v is not None
         }
