@@ -52,6 +52,48 @@ def test_write_back_changes_only_velocities(midi_file, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mid", "piece.mid"]  # no temp file left
 
 
+def format_0_bytes(n: int = 30) -> bytes:
+    """One track, three channels (piano, violin, drums), as some sequencers export: written by hand,
+    since symusic writes format 1 only."""
+
+    def delta(ticks: int) -> bytes:
+        out = [ticks & 0x7F]
+        while ticks := ticks >> 7:
+            out.insert(0, (ticks & 0x7F) | 0x80)
+        return bytes(out)
+
+    events = delta(0) + b"\xff\x51\x03" + (500_000).to_bytes(3, "big") + delta(0) + bytes([0xC1, 40])
+    for i in range(n):
+        on = [(0x90, 60 + i % 12, 64), (0x91, 70, 64), (0x99, 36, 100)]
+        off = [(0x80, 60 + i % 12, 0), (0x81, 70, 0), (0x89, 36, 0)]
+        events += b"".join(delta(0) + bytes(e) for e in on)
+        events += b"".join(delta(240 if k == 0 else 0) + bytes(e) for k, e in enumerate(off))
+    events += delta(0) + b"\xff\x2f\x00"
+    return (
+        b"MThd"
+        + (6).to_bytes(4, "big")
+        + bytes([0, 0, 0, 1, 1, 224])
+        + b"MTrk"
+        + len(events).to_bytes(4, "big")
+        + events
+    )
+
+
+def test_format_0_comes_back_as_format_1_with_only_velocities_changed(tmp_path):
+    src = tmp_path / "type0.mid"
+    src.write_bytes(format_0_bytes())
+    notes = load_notes(src)
+    assert len(notes) == 60  # piano and violin; the drum channel is left out
+    new = np.random.default_rng(0).integers(1, 128, len(notes))
+    out = tmp_path / "out.mid"
+    save_score(write_velocities(src, notes, new), out)
+    assert out.read_bytes()[8:10] == b"\x00\x01"  # format 1
+    original, written = symusic.Score(str(src)), symusic.Score(str(out))
+    assert_same_but_velocities(original, written)
+    assert sorted((t.program, t.is_drum) for t in written.tracks) == [(0, False), (0, True), (40, False)]
+    np.testing.assert_array_equal(load_notes(out).velocity, new)
+
+
 def test_real_files_round_trip(asap, tmp_path):
     for path in sorted(asap.rglob("*.mid"))[:: max(1, len(list(asap.rglob("*.mid"))) // 8)][:8]:
         notes = load_notes(path)
