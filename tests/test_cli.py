@@ -134,7 +134,7 @@ def test_bad_input_one_line_no_output(kind, tiny_model_dir, midi_file, tmp_path)
         [
             sys.executable,
             "-m",
-            "velocity_bert.cli",
+            "velocity_bert",  # __main__.py: the same main() as the velocity-bert script
             "humanize",
             str(bad),
             "-o",
