@@ -85,14 +85,28 @@ def test_folder_mode(tiny_model_dir, tmp_path):
     make_score(60, seed=1).dump_midi(str(src / "a.mid"))
     make_score(60, seed=2).dump_midi(str(src / "sub" / "b.mid"))
     (src / "bad.mid").write_bytes(b"nope")
-    code = main(["humanize", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model_dir)])
+    (src / "sub" / "a.mid").write_bytes((src / "a.mid").read_bytes())  # the same name in another folder
+    rolls = tmp_path / "rolls"
+    code = main(
+        ["humanize", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model_dir), "--plot", str(rolls)]
+    )
     assert code == 1  # one bad file: reported, the others done
+    assert sorted(p.relative_to(rolls).as_posix() for p in rolls.rglob("*")) == [
+        "a.png",
+        "sub",
+        "sub/a.png",
+        "sub/b.png",
+    ]
     assert (tmp_path / "out" / "a.mid").exists() and (tmp_path / "out" / "sub" / "b.mid").exists()
     assert not (tmp_path / "out" / "bad.mid").exists()
     (src / "bad.mid").unlink()
     for _ in range(2):  # an output folder inside the input folder: its results are not inputs next time
         assert main(["humanize", str(src), "-o", str(src / "out"), "--model", str(tiny_model_dir)]) == 0
-    assert sorted(p.relative_to(src / "out").as_posix() for p in (src / "out").rglob("*.mid")) == ["a.mid", "sub/b.mid"]
+    assert sorted(p.relative_to(src / "out").as_posix() for p in (src / "out").rglob("*.mid")) == [
+        "a.mid",
+        "sub/a.mid",
+        "sub/b.mid",
+    ]
 
 
 def test_bad_option_fails_before_the_model_loads(midi_file, tmp_path, capsys):

@@ -48,7 +48,7 @@ def _options(args) -> dict:
     return opts
 
 
-def _humanize_file(pipe, src: Path, dst: Path, args) -> int:
+def _humanize_file(pipe, src: Path, dst: Path, plot: Path | None, args) -> int:
     from .notes import load_notes, save_score
     from .plotting import piano_roll
 
@@ -62,8 +62,8 @@ def _humanize_file(pipe, src: Path, dst: Path, args) -> int:
             raise ValueError(f"no notes start between {args.start} and {args.end} s")
     out = pipe(str(src), mask=mask, **_options(args))
     save_score(out["score"], dst)
-    if args.plot:
-        plot = Path(args.plot) if len(args._inputs) == 1 else Path(args.plot).with_name(f"{dst.stem}.png")
+    if plot:
+        plot.parent.mkdir(parents=True, exist_ok=True)
         piano_roll(out["notes"], out["notes"].velocity, np.asarray(out["velocities"]), plot)
     return len(notes)
 
@@ -80,8 +80,12 @@ def cmd_humanize(args) -> int:
         )
         if out_dir.exists() and not out_dir.is_dir():
             raise ValueError(f"{out_dir} exists and is not a folder")
-        pairs = [(p, out_dir / p.relative_to(src)) for p in inputs]
-        if not pairs:
+        # A folder's plots mirror its outputs (a/x.mid and b/x.mid must not share x.png).
+        plots = Path(args.plot) if args.plot else None
+        jobs = [
+            (p, out_dir / p.relative_to(src), plots and plots / p.relative_to(src).with_suffix(".png")) for p in inputs
+        ]
+        if not jobs:
             raise ValueError(f"no MIDI files in {src}")
     else:
         if not src.exists():
@@ -90,21 +94,20 @@ def cmd_humanize(args) -> int:
         # own name; otherwise the output is that file.
         out = Path(args.output)
         into_folder = out.is_dir() or args.output.endswith(("/", os.sep))
-        pairs = [(src, out / src.name if into_folder else out)]
-    args._inputs = pairs
+        jobs = [(src, out / src.name if into_folder else out, Path(args.plot) if args.plot else None)]
     DecodingOptions(**_options(args))  # a bad option fails here, before the model loads
     pipe = _load(args.model)
     failed = 0
-    iterator = pairs
-    if len(pairs) > 1:
+    iterator = jobs
+    if len(jobs) > 1:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(pairs, unit="file", desc="humanize")
-    for s, d in iterator:
+        iterator = tqdm(jobs, unit="file", desc="humanize")
+    for s, d, plot in iterator:
         d.parent.mkdir(parents=True, exist_ok=True)
         try:
-            n = _humanize_file(pipe, s, d, args)
-            if len(pairs) == 1:
+            n = _humanize_file(pipe, s, d, plot, args)
+            if len(jobs) == 1:
                 print(f"{d}: {n} note{'' if n == 1 else 's'} humanized", file=sys.stderr)
         except Exception as err:  # one line per bad file; the others still run
             failed += 1
@@ -186,7 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
     h.add_argument("--estimate", default=None, choices=ESTIMATES, help=ESTIMATE_HELP)
     h.add_argument("--range", type=int, nargs=2, metavar=("LO", "HI"), help="set the dynamic range of the result")
-    h.add_argument("--plot", default=None, help="PNG piano roll coloured by velocity, before and after")
+    h.add_argument(
+        "--plot",
+        default=None,
+        help="PNG piano roll coloured by velocity, before and after (for a folder: a folder of them)",
+    )
     h.set_defaults(func=cmd_humanize)
 
     e = sub.add_parser("evaluate", help="measure a model against baselines on a split")
