@@ -22,18 +22,26 @@ EXAMPLES = sorted((Path(__file__).resolve().parent / "examples").glob("*.mid"))
 
 
 def upload(
-    folder: Path, repo_id: str, token: str | None = None, private: bool = False, revision: str | None = None
+    folder: Path,
+    repo_id: str,
+    token: str | None = None,
+    private: bool = False,
+    revision: str | None = None,
+    repo_type: str = "model",
 ) -> str:
+    """One commit of the whole folder; repo_type "space" makes a Gradio Space (build_space_folder)."""
     api = HfApi(token=token)
-    api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+    space = {"space_sdk": "gradio"} if repo_type == "space" else {}
+    api.create_repo(repo_id, private=private, exist_ok=True, repo_type=repo_type, **space)
     if revision:
-        api.create_branch(repo_id, branch=revision, exist_ok=True)
-    files = sorted(p.name for p in folder.iterdir())
+        api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type=repo_type)
+    files = [p for p in folder.rglob("*") if p.is_file()]
     info = api.upload_folder(
         folder_path=folder,
         repo_id=repo_id,
+        repo_type=repo_type,
         revision=revision,
-        commit_message=f"Upload velocity-bert model ({len(files)} files)",
+        commit_message=f"Upload velocity-bert {repo_type} ({len(files)} files)",
     )
     return str(info)
 

@@ -109,18 +109,20 @@ def test_dry_run_folder_runs_without_package(dry_run, midi_file, tmp_path):
     assert int(out.strip().splitlines()[-1]) == len(vb.load_notes(midi_file))
 
 
-def test_upload_sends_exact_files_and_message(dry_run, monkeypatch):
-    calls = {}
+@pytest.fixture
+def fake_hub(monkeypatch):
+    """Every call that would reach the Hub, recorded: huggingface_hub's own upload_folder runs."""
+    calls = {"create_repo": [], "commit": [], "validated": []}
 
     def create_repo(self, repo_id, **kwargs):
-        calls["create_repo"] = (repo_id, kwargs)
+        calls["create_repo"].append((repo_id, kwargs))
 
     def create_commit(self, repo_id, operations, *, commit_message, **kwargs):
-        calls["commit"] = (repo_id, list(operations), commit_message, kwargs)
+        calls["commit"].append((repo_id, list(operations), commit_message, kwargs))
         return "commit-info"
 
     def validate_yaml(self, content, **kwargs):  # the Hub's card check, a network call
-        calls["validated"] = content
+        calls["validated"].append(content)
 
     monkeypatch.setattr(HfApi, "create_repo", create_repo)
     monkeypatch.setattr(HfApi, "create_commit", create_commit)
@@ -128,16 +130,37 @@ def test_upload_sends_exact_files_and_message(dry_run, monkeypatch):
     # With hf_xet installed, upload_folder streams through its pipelined uploader; take the
     # single-commit path so the whole commit is seen at create_commit.
     monkeypatch.setattr("huggingface_hub.hf_api.is_xet_available", lambda: False)
+    return calls
+
+
+def test_upload_sends_exact_files_and_message(dry_run, fake_hub):
+    calls = fake_hub
     assert hub_upload.upload(dry_run, REPO, token="hf_fake", private=True) == "commit-info"
-    assert calls["create_repo"] == (REPO, {"private": True, "exist_ok": True, "repo_type": "model"})
-    repo_id, operations, message, kwargs = calls["commit"]
+    assert calls["create_repo"] == [(REPO, {"private": True, "exist_ok": True, "repo_type": "model"})]
+    [(repo_id, operations, message, kwargs)] = calls["commit"]
     assert repo_id == REPO and message == f"Upload velocity-bert model ({len(EXPECTED)} files)"
     assert kwargs.get("repo_type") in (None, "model")  # huggingface_hub passes None for models
     assert all(isinstance(op, CommitOperationAdd) for op in operations)
     assert {op.path_in_repo for op in operations} == EXPECTED
     sent = {op.path_in_repo: op.path_or_fileobj for op in operations}
-    assert calls["validated"] == (dry_run / "README.md").read_text()
+    assert calls["validated"] == [(dry_run / "README.md").read_text()]
     assert Path(sent["model.safetensors"]).read_bytes() == (dry_run / "model.safetensors").read_bytes()
+
+
+def test_command_uploads_the_model_and_its_space(evaluated_model, fake_hub, tmp_path, capsys):
+    model_dir, _ = evaluated_model
+    argv = [str(model_dir), "--repo-id", REPO, "--space", SPACE, "--token", "hf_fake", "--out", str(tmp_path)]
+    assert hub_upload.main(argv) == 0, capsys.readouterr().err
+    assert [(repo, kw["repo_type"], kw.get("space_sdk")) for repo, kw in fake_hub["create_repo"]] == [
+        (REPO, "model", None),
+        (SPACE, "space", "gradio"),
+    ]
+    (model_repo, model_ops, _, _), (space_repo, space_ops, message, kwargs) = fake_hub["commit"]
+    assert model_repo == REPO and {op.path_in_repo for op in model_ops} == EXPECTED
+    assert space_repo == SPACE and kwargs["repo_type"] == "space" and message.startswith("Upload velocity-bert space")
+    sent = {op.path_in_repo for op in space_ops}
+    assert {"README.md", "app.py", "requirements.txt", "packages.txt"} <= sent
+    assert any(p.startswith("examples/") and p.endswith(".mid") for p in sent)
 
 
 def test_load_by_repo_id_from_cache(dry_run, midi_file, tmp_path):
