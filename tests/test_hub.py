@@ -3,7 +3,9 @@
 out as `snapshot_download` leaves it."""
 
 import json
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -93,8 +95,31 @@ def test_space_folder(dry_run):
     card = ModelCard.load(space / "README.md")
     assert card.data.sdk == "gradio" and card.data.app_file == "app.py" and card.data.models == [REPO]
     assert "fluidsynth" in (space / "packages.txt").read_text()
-    assert "velocity-bert" in (space / "requirements.txt").read_text()
+    requirements = (space / "requirements.txt").read_text().split()
+    assert "velocity-bert" not in requirements  # not on PyPI: the Space carries the code instead
+    assert {"transformers", "miditok", "gradio"} <= {r.split(">")[0].split("<")[0] for r in requirements}
     assert REPO in (space / "app.py").read_text() and list((space / "examples").glob("*.mid"))
+    assert not (space / "velocity_bert" / "pretrained").exists()  # the app loads the model repo
+
+
+def test_space_app_imports_its_own_copy_of_the_package(dry_run, tiny_model_dir):
+    space = dry_run.parent / "space"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import velocity_bert, velocity_bert.demo as d; print(velocity_bert.__file__); "
+            f"d.build_demo({str(tiny_model_dir)!r}); print(len(list(d.EXAMPLES.glob('*.mid'))))",
+        ],
+        cwd=space,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    where, examples = done.stdout.split()[-2:]
+    assert Path(where).resolve().is_relative_to(space.resolve()) and int(examples) >= 1
 
 
 def test_dry_run_folder_runs_without_package(dry_run, midi_file, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import shutil
 from pathlib import Path
@@ -192,16 +193,27 @@ if __name__ == "__main__":
 '''
 
 
+def space_requirements() -> list[str]:
+    """The package's own requirements plus its demo extra, as installed: velocity-bert is not on
+    PyPI, so a Space carries the package's code and installs only what that code needs."""
+    requires = importlib.metadata.requires("velocity-bert") or []
+    return [r.split(";")[0].strip() for r in requires if ";" not in r or 'extra == "demo"' in r]
+
+
 def build_space_folder(space_id: str, model_repo: str, out_dir: str | Path, examples: list[Path] = ()) -> Path:
-    """A Gradio Space (the Hub has no MIDI widget): app, requirements, Debian packages for audio."""
+    """A Gradio Space (the Hub has no MIDI widget): app, the package's code (not its bundled
+    weights: the app loads `model_repo`), requirements, Debian packages for audio."""
     out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     (out_dir / "examples").mkdir(parents=True)
     for example in examples:
         shutil.copy(example, out_dir / "examples" / Path(example).name)
+    shutil.copytree(
+        Path(__file__).parent, out_dir / "velocity_bert", ignore=shutil.ignore_patterns("pretrained", "__pycache__")
+    )
     (out_dir / "app.py").write_text(SPACE_APP.format(model_repo=model_repo))
-    (out_dir / "requirements.txt").write_text("velocity-bert\ngradio>=5\n")
+    (out_dir / "requirements.txt").write_text("".join(f"{r}\n" for r in space_requirements()))
     (out_dir / "packages.txt").write_text("fluidsynth\nfluid-soundfont-gm\n")
     (out_dir / "README.md").write_text(
         "---\n"
