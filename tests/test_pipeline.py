@@ -103,6 +103,8 @@ def test_a_model_neither_folder_nor_repo_is_named(midi_file, tmp_path):
         vb.load_pipeline(str(midi_file))
     with pytest.raises(ValueError, match="no such model folder"):
         vb.load_pipeline(str(tmp_path / "no" / "such" / "model"))
+    with pytest.raises(OSError, match="no such model folder, and not loadable as a Hub repo"):
+        vb.load_pipeline("velocity-org/not-in-the-cache")  # tests run with HF_HUB_OFFLINE=1
 
 
 def test_long_piece_uses_many_windows(pipe):

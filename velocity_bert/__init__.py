@@ -46,8 +46,7 @@ def load_pipeline(model: str = DEFAULT_MODEL, **kwargs) -> VelocityPredictionPip
         try:
             return _hf_pipeline(TASK, model=name, pipeline_class=VelocityPredictionPipeline, **kwargs)
         except OSError as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise OSError(f"{name}: no such model folder, and not loadable as a Hub repo: {first}") from err
+            raise OSError(f"{name}: no such model folder, and not loadable as a Hub repo: {err}") from err
     return _hf_pipeline(TASK, model=str(local), pipeline_class=VelocityPredictionPipeline, **kwargs)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import list_files
+from .data import ALL, list_files
 from .decoding import DecodingOptions, predict_velocities, window_overlap
 from .metrics import velocity_metrics
 from .notes import MidiInputError, Notes, load_notes
@@ -115,7 +115,8 @@ def evaluate(
     options = options or DecodingOptions()
     files = list(files) if files is not None else list_files(data_dir, split)[:max_files]
     rng = np.random.default_rng(seed)
-    median, constant = (train_median(data_dir) if split != "all" else None), "train_median"
+    constant = "train_median"
+    median = train_median(data_dir) if split != ALL else None
     if median is None:
         # No train split apart from the evaluated files (`--split all`, or a folder whose hash split
         # put nothing in train): the files' own median, a constant that has seen the answers.
@@ -170,7 +171,7 @@ def evaluate(
 
 
 def _no_files(data_dir, split: str) -> str:
-    hint = "" if split == "all" else " (--split all uses every file)"
+    hint = "" if split == ALL else " (--split all uses every file)"
     return f"no usable MIDI files in the {split} split of {data_dir}{hint}"
 
 
