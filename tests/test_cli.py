@@ -57,6 +57,14 @@ def test_humanize_file_and_passage(tiny_model_dir, midi_file, tmp_path, capsys):
     assert (after[~outside] != notes.velocity[~outside]).any()
 
 
+def test_a_passage_without_notes_says_where_the_notes_are(tiny_model_dir, midi_file, tmp_path, capsys):
+    out = tmp_path / "out.mid"
+    assert main(["humanize", str(midi_file), "-o", str(out), "--from", "10000", "--model", str(tiny_model_dir)]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "no notes start at or after 10000 s (its notes start between " in line and "None" not in line
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("n_notes, said", [(1, "1 note humanized"), (3, "3 notes humanized")])
 def test_one_file_reports_its_note_count(n_notes, said, tiny_model_dir, tmp_path, capsys):
     src = tmp_path / "in.mid"

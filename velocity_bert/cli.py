@@ -59,7 +59,10 @@ def _humanize_file(pipe, src: Path, dst: Path, plot: Path | None, args) -> int:
         end = np.inf if args.end is None else args.end
         mask = (notes.onset_sec >= start) & (notes.onset_sec < end)
         if not mask.any():
-            raise ValueError(f"no notes start between {args.start} and {args.end} s")
+            since = "" if args.start is None else f" at or after {args.start:g} s"
+            until = "" if args.end is None else f" before {args.end:g} s"
+            piece = f"its notes start between {notes.onset_sec[0]:.1f} and {notes.onset_sec[-1]:.1f} s"
+            raise ValueError(f"no notes start{since}{' and' if since and until else ''}{until} ({piece})")
     out = pipe(str(src), mask=mask, **_options(args))
     save_score(out["score"], dst)
     if plot:
