@@ -37,6 +37,8 @@ def test_training_files_hold_out_a_share_where_the_split_has_none(tmp_path):
     write(tmp_path / "one" / "a.mid")
     with pytest.raises(ValueError, match="at least 2 MIDI files"):
         training_files(tmp_path / "one")
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        training_files(tmp_path / "flat", validation_share=1.5)  # would hold out every file
 
 
 def test_maestro_and_splits_csv(tmp_path):

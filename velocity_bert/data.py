@@ -61,6 +61,8 @@ def training_files(root: str | Path, validation_share: float = 0.05) -> tuple[li
     one's own files: they share a folder, so its hash puts them all in one split) holds out
     `validation_share` of its files, spread over them, as `run_mlm.py`'s validation_split_percentage
     does for a dataset without a validation split."""
+    if not 0 < validation_share < 1:
+        raise ValueError(f"validation_share must be between 0 and 1, not {validation_share}")
     train, validation = list_files(root, "train"), list_files(root, "validation")
     if train and validation:
         return train, validation
