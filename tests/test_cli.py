@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -123,6 +124,20 @@ def test_bad_option_fails_before_the_model_loads(midi_file, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and err == "error: the dynamic range needs 1 <= low < high <= 127, not 100..30"
     assert not out.exists()
+
+
+def test_evaluate_a_flat_folder_and_write_json_into_a_new_folder(tiny_model_dir, tmp_path, capsys):
+    data = tmp_path / "mine"
+    data.mkdir()
+    for i in range(3):
+        make_score(80, seed=i, drums=False).dump_midi(str(data / f"take{i}.mid"))
+    report = tmp_path / "reports" / "new" / "r.json"
+    argv = ["evaluate", str(tiny_model_dir), "--data", str(data), "--split", "all", "--overlap", "16"]
+    assert main(argv + ["--json", str(report)]) == 0
+    table = capsys.readouterr().out
+    assert "random15 on all (3 files" in table and "folder_median" in table
+    written = json.loads(report.read_text())
+    assert written["files"] == 3 and set(written["results"]) == {"velocity_bert", "folder_median", "nearest16_median"}
 
 
 BAD_INPUTS = {

@@ -122,6 +122,8 @@ def cmd_evaluate(args) -> int:
     from .evaluation import evaluate, format_table
 
     options = DecodingOptions(**_decoding_options(args))
+    if args.json:  # before the evaluation, not after it: a missing folder must not cost the run
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     pipe = _load(args.model)
     report = evaluate(
         pipe.model,
