@@ -31,6 +31,20 @@ def test_sources_bytes_and_score_agree(pipe, midi_file):
     assert symusic.Score(str(midi_file)) == score  # the caller's Score is not modified
 
 
+@pytest.mark.parametrize("ttype", ["quarter", "second"])
+def test_a_score_in_quarters_or_seconds_comes_back_in_them(ttype, pipe, midi_file):
+    expected = pipe(str(midi_file))["velocities"]
+    score = symusic.Score(str(midi_file), ttype=ttype)
+    out = pipe(score)
+    assert out["velocities"] == expected and out["score"].ttype == score.ttype
+    assert symusic.Score(str(midi_file), ttype=ttype) == score  # not modified
+    for before, after in zip(score.tracks, out["score"].tracks):
+        b, a = before.notes.numpy(), after.notes.numpy()
+        for k in ("time", "duration", "pitch"):
+            np.testing.assert_array_equal(a[k], b[k])  # exact: not converted through ticks and back
+    assert vb.load_notes(out["score"]).velocity.tolist() == expected  # each velocity on its own note
+
+
 def test_mask_keeps_other_notes_exactly(pipe, midi_file):
     notes = vb.load_notes(midi_file)
     mask = np.zeros(len(notes), dtype=bool)

@@ -56,10 +56,11 @@ class Notes:
 
 
 def read_score(source: str | os.PathLike | bytes | symusic.Score) -> symusic.Score:
-    """Parse a path, raw bytes or a Score (copied) into a tick-based Score, or raise MidiInputError.
-    Messages never name the file: the caller knows which one it passed (the CLI prefixes it)."""
+    """Parse a path, raw bytes or a Score (copied, or converted from quarters or seconds) into a
+    tick-based Score, or raise MidiInputError. Messages never name the file: the caller knows which
+    one it passed (the CLI prefixes it)."""
     if isinstance(source, symusic.Score):
-        return source.copy()
+        return source.copy() if source.ttype == symusic.TimeUnit.tick else source.to("tick")
     try:
         if isinstance(source, (bytes, bytearray)):
             if not bytes(source[:4]) == b"MThd":
@@ -218,8 +219,10 @@ def _sustained_durations(
 def write_velocities(
     source: str | os.PathLike | bytes | symusic.Score, notes: Notes, velocities: np.ndarray
 ) -> symusic.Score:
-    """A copy of the score where only the velocities of `notes` changed."""
-    score = read_score(source)
+    """A copy of the score where only the velocities of `notes` changed, in the source's own time
+    unit: a Score in quarters or seconds comes back in them, its times untouched (converting the
+    tick copy back would round them). Notes keep their place in each track whatever the unit."""
+    score = source.copy() if isinstance(source, symusic.Score) else read_score(source)
     velocities = np.clip(np.asarray(velocities, dtype=np.int64), 1, 127)
     if len(velocities) != len(notes):
         raise ValueError(f"{len(velocities)} velocities for {len(notes)} notes")
@@ -228,7 +231,9 @@ def write_velocities(
         track = score.tracks[int(i)]
         soa = track.notes.numpy()
         soa["velocity"][notes.index[sel]] = velocities[sel]
-        track.notes = symusic.Note.from_numpy(soa["time"], soa["duration"], soa["pitch"], soa["velocity"])
+        track.notes = symusic.Note.from_numpy(
+            soa["time"], soa["duration"], soa["pitch"], soa["velocity"], ttype=score.ttype
+        )
     return score
 
 

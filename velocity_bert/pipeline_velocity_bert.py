@@ -10,6 +10,7 @@ with `velocities` (canonical order; notes not asked for keep their input velocit
 from __future__ import annotations
 
 import numpy as np
+from symusic import Score
 from transformers import Pipeline
 
 from .decoding import DecodingOptions, predict_velocities
@@ -89,7 +90,8 @@ class VelocityPredictionPipeline(Pipeline):
         hidden = np.ones(len(notes), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
         if hidden.shape != (len(notes),):
             raise ValueError(f"mask has {hidden.size} entries for {len(notes)} notes")
-        return {"source": score, "notes": notes, "hidden": hidden}
+        # A caller's Score is written back in its own time unit (ticks, quarters or seconds).
+        return {"source": source if isinstance(source, Score) else score, "notes": notes, "hidden": hidden}
 
     def _forward(self, inputs: dict, **options) -> dict:
         velocities = predict_velocities(
