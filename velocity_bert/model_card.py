@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from packaging.requirements import Requirement
 from safetensors.torch import load_file
 
 from .modeling_velocity_bert import VelocityBertForMaskedVelocity
@@ -196,8 +197,12 @@ if __name__ == "__main__":
 def space_requirements() -> list[str]:
     """The package's own requirements plus its demo extra, as installed: velocity-bert is not on
     PyPI, so a Space carries the package's code and installs only what that code needs."""
-    requires = importlib.metadata.requires("velocity-bert") or []
-    return [r.split(";")[0].strip() for r in requires if ";" not in r or 'extra == "demo"' in r]
+    wanted = []
+    for line in importlib.metadata.requires("velocity-bert") or []:
+        req = Requirement(line)
+        if req.marker is None or req.marker.evaluate({"extra": "demo"}):
+            wanted.append(f"{req.name}{req.specifier}")
+    return wanted
 
 
 def build_space_folder(space_id: str, model_repo: str, out_dir: str | Path, examples: list[Path] = ()) -> Path:
