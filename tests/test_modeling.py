@@ -91,7 +91,9 @@ def test_rotary_positions_are_relative():
         model = vb.VelocityBertForMaskedVelocity(config).eval()
         assert any("position_embeddings" in name for name, _ in model.named_parameters()) is not same
         a, b = model(ids).logits, model(shifted, attention_mask=mask).logits[:, 5:]
-        assert torch.allclose(a, b, atol=1e-5, rtol=1e-4) is same
+        # cos/sin of positions 5.. and 0.. round differently in float32: up to 4e-5 apart over 200
+        # inits this large (1e-5 failed for ~3% of them), where learned positions differ by > 5
+        assert torch.allclose(a, b, atol=1e-3, rtol=1e-3) is same
     with pytest.raises(StrictDataclassClassValidationError, match="absolute, rotary, rotary_onset"):
         tiny_config(position_embedding_type="learned")
 
@@ -129,8 +131,7 @@ def test_save_load_identical_and_eager_attention(tmp_path, positions):
     assert len(out.hidden_states) == 3
 
 
-@pytest.mark.parametrize("accumulation", [1, 2])
-def test_loss_not_rescaled_by_trainer(accumulation):
+def test_loss_not_rescaled_by_trainer():
     assert vb.VelocityBertForMaskedVelocity.accepts_loss_kwargs is False
 
 
