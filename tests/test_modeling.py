@@ -135,6 +135,30 @@ def test_loss_not_rescaled_by_trainer():
     assert vb.VelocityBertForMaskedVelocity.accepts_loss_kwargs is False
 
 
+@pytest.mark.parametrize("positions", ["absolute", "rotary"])
+def test_gradient_checkpointing_gives_the_same_gradients(positions):
+    """Trainer's gradient_checkpointing=True recomputes each block in backward: same loss, same gradients
+    (dropout on, so the recompute must replay the same dropout masks)."""
+    config = tiny_config(position_embedding_type=positions, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    ids, mask = batch(config)
+    labels = torch.full((2, 20), -100)
+    labels[:, ::3] = 5
+    grads = []
+    for checkpointing in (False, True):
+        torch.manual_seed(0)
+        model = vb.VelocityBertForMaskedVelocity(config).train()
+        if checkpointing:  # transformers 5.x renamed it; >=5.0 is all we require
+            (getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable)()
+            assert all(layer.gradient_checkpointing for layer in model.velocity_bert.layers)
+            assert model.get_input_embeddings() is model.velocity_bert.embeddings  # what it hooks
+        torch.manual_seed(1)
+        model(ids, attention_mask=mask, labels=labels).loss.backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 10
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][name], grad, msg=name)
+
+
 BLOCKED = textwrap.dedent(
     """
     import importlib.abc, sys

@@ -10,6 +10,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.masking_utils import create_bidirectional_mask
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
@@ -125,8 +126,9 @@ class VelocityBertAttention(nn.Module):
         return self.out(output.reshape(*hidden_states.shape[:-1], -1)), weights
 
 
-class VelocityBertLayer(nn.Module):
-    """Pre-norm block: stable at the high learning rates that short CPU runs need."""
+class VelocityBertLayer(GradientCheckpointingLayer):
+    """Pre-norm block: stable at the high learning rates that short CPU runs need. Hidden states
+    go in positionally so that Trainer's `gradient_checkpointing=True` can recompute the block in backward."""
 
     def __init__(self, config: VelocityBertConfig):
         super().__init__()
@@ -154,11 +156,14 @@ class VelocityBertPreTrainedModel(PreTrainedModel):
     config: VelocityBertConfig
     base_model_prefix = "velocity_bert"
     main_input_name = "input_ids"
-    supports_gradient_checkpointing = False
+    supports_gradient_checkpointing = True
     _supports_sdpa = True
     _supports_flash_attn = True
     _supports_attention_backend = True
     _no_split_modules = ["VelocityBertLayer"]
+    # The module that turns a note's fields into its hidden state: what gradient checkpointing and
+    # adapters (PEFT) hook to make the input require grad; there is no single token embedding.
+    _input_embed_layer = "embeddings"
 
     # Every saved folder maps all three Auto classes to our code, so it loads with
     # trust_remote_code=True where this package is not installed (register_for_auto_class keeps
