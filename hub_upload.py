@@ -18,8 +18,6 @@ from huggingface_hub import HfApi
 
 from velocity_bert.model_card import build_repo_folder, build_space_folder
 
-EXAMPLES = sorted((Path(__file__).resolve().parent / "examples").glob("*.mid"))
-
 
 def upload(
     folder: Path,
@@ -63,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             (build_repo_folder(args.model_dir, out / "model", args.repo_id, space=args.space), args.repo_id, "model")
         ]
         if args.space:
-            folders.append((build_space_folder(args.space, args.repo_id, out / "space", EXAMPLES), args.space, "space"))
+            folders.append((build_space_folder(args.space, args.repo_id, out / "space"), args.space, "space"))
         for folder, repo_id, repo_type in folders:
             files = sorted(p for p in folder.rglob("*") if p.is_file())
             print(f"{folder}: {len(files)} files for the {repo_type} repo {repo_id}")

@@ -9,7 +9,8 @@ from pathlib import Path
 import symusic
 from music21 import corpus
 
-OUT = Path(__file__).parent / "maple_leaf_rag_flat.mid"
+# Inside the package, so the demo offers it after a plain `pip install` too.
+OUT = Path(__file__).resolve().parents[1] / "velocity_bert" / "examples" / "maple_leaf_rag_flat.mid"
 
 score = corpus.parse("joplin/maple_leaf_rag")
 tmp = OUT.with_suffix(".music21.mid")

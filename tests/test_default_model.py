@@ -3,11 +3,12 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 from transformers import AutoModelForMaskedLM
 
 import velocity_bert as vb
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "maple_leaf_rag_flat.mid"
+EXAMPLE = Path(vb.__file__).parent / "examples" / "maple_leaf_rag_flat.mid"
 
 
 def test_default_model_folder():
@@ -24,3 +25,42 @@ def test_default_model_humanizes_flat_example():
     velocities = np.asarray(out["velocities"])
     assert len(velocities) == len(vb.load_notes(EXAMPLE))
     assert velocities.std() > 3  # a flat file comes back with dynamics
+
+
+def test_wheel_carries_the_model_and_the_example(tmp_path):
+    """What a plain (non-editable) `pip install` gets: the bundled model folder and the demo's example."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    pytest.importorskip("setuptools", minversion="70.1")  # builds wheels without the `wheel` package; torch needs >= 77
+    # From a copy of the source: setuptools builds in place and a stale build/ would leak into the wheel.
+    source = tmp_path / "source"
+    skip = shutil.ignore_patterns(".*", "build", "dist", "runs", "cache", "*.egg-info", "__pycache__")
+    shutil.copytree(Path(__file__).resolve().parents[1], source, ignore=skip)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(source),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = tmp_path.glob("velocity_bert-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    model = "velocity_bert/pretrained/velocity-bert-asap/"
+    for name in ("config.json", "model.safetensors", "velocity_tokenizer.json", "LICENSE_WEIGHTS.md"):
+        assert model + name in names
+    assert "velocity_bert/examples/maple_leaf_rag_flat.mid" in names
+    assert not any(n.startswith(("tests/", "benchmarks/", "runs/")) for n in names)

@@ -98,7 +98,7 @@ def test_space_folder(dry_run):
     requirements = (space / "requirements.txt").read_text().split()
     assert "velocity-bert" not in requirements  # not on PyPI: the Space carries the code instead
     assert {"transformers", "miditok", "gradio"} <= {r.split(">")[0].split("<")[0] for r in requirements}
-    assert REPO in (space / "app.py").read_text() and list((space / "examples").glob("*.mid"))
+    assert REPO in (space / "app.py").read_text() and list((space / "velocity_bert" / "examples").glob("*.mid"))
     assert not (space / "velocity_bert" / "pretrained").exists()  # the app loads the model repo
 
 
@@ -185,7 +185,7 @@ def test_command_uploads_the_model_and_its_space(evaluated_model, fake_hub, tmp_
     assert space_repo == SPACE and kwargs["repo_type"] == "space" and message.startswith("Upload velocity-bert space")
     sent = {op.path_in_repo for op in space_ops}
     assert {"README.md", "app.py", "requirements.txt", "packages.txt"} <= sent
-    assert any(p.startswith("examples/") and p.endswith(".mid") for p in sent)
+    assert any(p.startswith("velocity_bert/examples/") and p.endswith(".mid") for p in sent)
 
 
 def test_load_by_repo_id_from_cache(dry_run, midi_file, tmp_path):

@@ -14,10 +14,8 @@ import numpy as np
 from . import DEFAULT_MODEL, MidiInputError, load_notes, load_pipeline, save_score
 from .plotting import piano_roll, velocity_curve
 
-# The repo's examples (editable install, Space) or ./examples beside the app.
-EXAMPLES = next(
-    (p for p in (Path(__file__).resolve().parents[1] / "examples", Path("examples")) if p.is_dir()), Path("examples")
-)
+# Package data, so a plain `pip install` and a Space (which carries the package) both have them.
+EXAMPLES = Path(__file__).resolve().parent / "examples"
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
 
 

@@ -205,15 +205,12 @@ def space_requirements() -> list[str]:
     return wanted
 
 
-def build_space_folder(space_id: str, model_repo: str, out_dir: str | Path, examples: list[Path] = ()) -> Path:
-    """A Gradio Space (the Hub has no MIDI widget): app, the package's code (not its bundled
-    weights: the app loads `model_repo`), requirements, Debian packages for audio."""
+def build_space_folder(space_id: str, model_repo: str, out_dir: str | Path) -> Path:
+    """A Gradio Space (the Hub has no MIDI widget): app, the package's code and example files (not
+    its bundled weights: the app loads `model_repo`), requirements, Debian packages for audio."""
     out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    (out_dir / "examples").mkdir(parents=True)
-    for example in examples:
-        shutil.copy(example, out_dir / "examples" / Path(example).name)
     shutil.copytree(
         Path(__file__).parent, out_dir / "velocity_bert", ignore=shutil.ignore_patterns("pretrained", "__pycache__")
     )
