@@ -203,3 +203,24 @@ def test_fuzz_reader_never_crashes(data, cut, flip, midi_file):
             assert len(notes) > 0
         except vb.MidiInputError:
             pass
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"velocity-bert {vb.__version__}"
+    import importlib.metadata
+
+    assert importlib.metadata.version("velocity-bert") == vb.__version__  # pyproject reads the same one
+
+
+def test_demo_fails_in_one_line_before_serving(tmp_path, monkeypatch, capsys):
+    """A bad --model stops the demo before a server starts (not at the first click in the browser),
+    and without Gradio the message says which extra to install."""
+    launched = []
+    monkeypatch.setattr("gradio.Blocks.launch", lambda *a, **k: launched.append(1))
+    assert main(["demo", "--model", str(tmp_path / "nothing")]) == 2
+    assert "no such model folder" in capsys.readouterr().err and not launched
+    monkeypatch.setitem(sys.modules, "gradio", None)
+    assert main(["demo"]) == 2
+    assert "pip install 'velocity-bert[demo]'" in capsys.readouterr().err and not launched

@@ -159,9 +159,11 @@ def cmd_analyze(args) -> int:
 def cmd_demo(args) -> int:
     import velocity_bert
 
-    from .demo import build_demo
+    from .demo import build_demo, cached_pipeline
 
-    demo = build_demo(args.model or velocity_bert.DEFAULT_MODEL)
+    model = args.model or velocity_bert.DEFAULT_MODEL
+    demo = build_demo(model)  # without Gradio, fails here
+    cached_pipeline(model)  # a bad --model fails here, not at the first click in the browser
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=args.port, prevent_thread_lock=True, quiet=True)
     print(f"velocity-bert demo running at {url} (Ctrl+C to stop)", flush=True)
     demo.block_thread()
@@ -174,7 +176,10 @@ def _one_line(err: BaseException) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="velocity-bert", description="Human dynamics for MIDI piano files.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     h = sub.add_parser("humanize", help="predict velocities for a MIDI file or a folder of them")

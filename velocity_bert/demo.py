@@ -20,7 +20,7 @@ SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/def
 
 
 @lru_cache(maxsize=2)
-def _pipeline(model: str):
+def cached_pipeline(model: str):
     """The model loads once per process."""
     return load_pipeline(model)
 
@@ -74,7 +74,7 @@ def humanize(
             options.update(sample=True, seed=int(seed))
         if not keep_range:
             options["velocity_range"] = (int(low), int(high))
-        out = _pipeline(model)(str(src), mask=mask, **options)
+        out = cached_pipeline(model)(str(src), mask=mask, **options)
         midi_out = out_dir / f"{src.stem}_humanized.mid"
         save_score(out["score"], midi_out)
         after = np.asarray(out["velocities"])
@@ -104,7 +104,10 @@ def humanize(
 
 
 def build_demo(model: str = DEFAULT_MODEL):
-    import gradio as gr
+    try:
+        import gradio as gr
+    except ImportError:
+        raise ImportError("the demo needs Gradio: pip install 'velocity-bert[demo]'") from None
 
     examples = sorted(str(p) for p in EXAMPLES.glob("*.mid"))
     with gr.Blocks(title="velocity-bert: human dynamics for MIDI") as demo:
