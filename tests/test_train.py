@@ -225,3 +225,22 @@ def test_fine_tune_on_a_flat_folder_of_ones_own_files(tiny_model_dir, tmp_path):
         timeout=120,
     )
     assert done.returncode == 2 and "needs at least 2 MIDI files" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_readme_fine_tune_block_runs_as_written(tmp_path):
+    """The README's stock-Trainer example, verbatim but for fewer steps, on files of one's own."""
+    readme = (ROOT / "README.md").read_text()
+    code = readme.split("<!-- python: fine-tune -->\n```python\n", 1)[1].split("```", 1)[0]
+    assert "max_steps=200" in code
+    (tmp_path / "example.py").write_text(code.replace("max_steps=200", "max_steps=2"))
+    for i in range(3):
+        write_midi(tmp_path / "my_midi" / f"take{i}.mid", seed=i)
+    done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    import velocity_bert as vb
+
+    take = tmp_path / "my_midi" / "take0.mid"
+    assert len(vb.load_pipeline(str(tmp_path / "my_model"))(str(take))["velocities"]) == len(vb.load_notes(take))
+    trained = load_file(tmp_path / "my_model" / "model.safetensors")
+    bundled = load_file(Path(vb.DEFAULT_MODEL) / "model.safetensors")
+    assert any(not torch.equal(trained[k].float(), bundled[k].float()) for k in bundled)  # it trained
