@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from .decoding import ESTIMATES, DecodingOptions
+from .notes import MIDI_SUFFIXES
 
-MIDI_SUFFIXES = (".mid", ".midi")
 PASSES_HELP = "mask-predict passes (default 1: more were less accurate on validation)"
 OVERLAP_HELP = "notes shared by neighbouring windows (default: the model's window_overlap)"
 # data.SPLITS plus data.ALL, spelled out so that the CLI starts without importing `datasets` (0.5 s).

@@ -18,13 +18,12 @@ import numpy as np
 import torch
 
 from .decoding import window_starts
-from .notes import MidiInputError, load_notes
+from .notes import MIDI_SUFFIXES, MidiInputError, load_notes
 from .tokenization_velocity_bert import VelocityBertTokenizer
 
 SPLITS = ("train", "validation", "test")
 # For measuring a model on someone's own files: every file, whatever its split.
 ALL = "all"
-MIDI_SUFFIXES = (".mid", ".midi")
 
 
 def _hash_split(key: str) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import symusic
 
+MIDI_SUFFIXES = (".mid", ".midi")  # what a folder of MIDI files is searched for
 MAX_NOTES = 100_000
 MAX_TRACKS = 512
 MAX_SECONDS = 4 * 3600
