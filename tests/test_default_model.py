@@ -1,5 +1,10 @@
 """The bundled model loads after a plain install, without remote code, and humanizes the example."""
 
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +34,6 @@ def test_default_model_humanizes_flat_example():
 
 def test_wheel_carries_the_model_and_the_example(tmp_path):
     """What a plain (non-editable) `pip install` gets: the bundled model folder and the demo's example."""
-    import shutil
-    import subprocess
-    import sys
-    import zipfile
-
     pytest.importorskip("setuptools", minversion="70.1")  # builds wheels without the `wheel` package; torch needs >= 77
     # From a copy of the source: setuptools builds in place and a stale build/ would leak into the wheel.
     source = tmp_path / "source"
@@ -64,3 +64,24 @@ def test_wheel_carries_the_model_and_the_example(tmp_path):
         assert model + name in names
     assert "velocity_bert/examples/maple_leaf_rag_flat.mid" in names
     assert not any(n.startswith(("tests/", "benchmarks/", "runs/")) for n in names)
+
+
+def test_readme_use_it_block_runs(tmp_path):
+    """The README's first Python block, as written, on the example (my_mask: the first 5 seconds)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = readme.split("## Use it\n\n```python\n", 1)[1].split("```", 1)[0]
+    shutil.copy(EXAMPLE, tmp_path / "flat.mid")
+    shutil.copy(EXAMPLE, tmp_path / "recording.mid")
+    prelude = "import velocity_bert as _vb\nmy_mask = _vb.load_notes('recording.mid').onset_sec < 5\n"
+    check = "\nassert logits.shape == (1, 512, 32) and set(velocities) <= set(tokenizer.velocities)\n"
+    (tmp_path / "use_it.py").write_text(prelude + code + check)
+    done = subprocess.run(
+        [sys.executable, "use_it.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "played.mid").stat().st_size > 1000
