@@ -223,4 +223,4 @@ def test_demo_fails_in_one_line_before_serving(tmp_path, monkeypatch, capsys):
     assert "no such model folder" in capsys.readouterr().err and not launched
     monkeypatch.setitem(sys.modules, "gradio", None)
     assert main(["demo"]) == 2
-    assert "pip install 'velocity-bert[demo]'" in capsys.readouterr().err and not launched
+    assert "pip install 'gradio>=5'" in capsys.readouterr().err and not launched

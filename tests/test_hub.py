@@ -226,3 +226,9 @@ def test_repo_folder_keeps_float16_weights(tiny_model_dir, tmp_path):
     assert (repo / "model.safetensors").read_bytes() == (half / "model.safetensors").read_bytes()
     model = vb.VelocityBertForMaskedVelocity.from_pretrained(repo)
     assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
+def test_card_promises_no_pypi_package(dry_run):
+    """velocity-bert is not on PyPI: the card must not send readers to a page or a `pip install` that fails."""
+    card = (dry_run / "README.md").read_text()
+    assert "pypi.org" not in card and "pip install velocity-bert" not in card

@@ -107,7 +107,7 @@ def build_demo(model: str = DEFAULT_MODEL):
     try:
         import gradio as gr
     except ImportError:
-        raise ImportError("the demo needs Gradio: pip install 'velocity-bert[demo]'") from None
+        raise ImportError("the demo needs Gradio, the package's demo extra: pip install 'gradio>=5'") from None
 
     examples = sorted(str(p) for p in EXAMPLES.glob("*.mid"))
     with gr.Blocks(title="velocity-bert: human dynamics for MIDI") as demo:

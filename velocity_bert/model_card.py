@@ -101,13 +101,14 @@ def build_card(repo_id: str, reports: list[dict], dataset: str = "asap", space: 
 
 # {repo_id.split("/")[-1]}
 
-A BERT-style masked model of piano velocities ([velocity-bert](https://pypi.org/project/velocity-bert/)).
+A BERT-style masked model of piano velocities (the velocity-bert package).
 It predicts how hard each key was struck (MIDI velocity, 32 levels) from pitch, timing, duration and
 the velocities around it: it humanizes flat MIDI and fills in or repairs velocities.
 {space_line}
 ## Usage
 
-With the package (`pip install velocity-bert`), no remote code is needed:
+With the velocity-bert package installed (it is not on PyPI: `pip install .` in its source), no remote
+code is needed:
 
 ```python
 import velocity_bert
