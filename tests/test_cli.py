@@ -79,13 +79,17 @@ def test_one_file_reports_its_note_count(n_notes, said, tiny_model_dir, tmp_path
 
 @pytest.mark.parametrize("as_given", ["existing", "trailing_slash"])
 def test_one_file_into_a_folder_keeps_its_name(as_given, tiny_model_dir, midi_file, tmp_path):
-    out_dir = tmp_path / "out"
+    """-o and --plot alike: a folder receives the file under its name (the plot under the output's)."""
+    out_dir, plot_dir = tmp_path / "out", tmp_path / "plots"
     if as_given == "existing":
         out_dir.mkdir()
-    arg = str(out_dir) + ("/" if as_given == "trailing_slash" else "")
-    assert main(["humanize", str(midi_file), "-o", arg, "--model", str(tiny_model_dir)]) == 0
+        plot_dir.mkdir()
+    slash = "/" if as_given == "trailing_slash" else ""
+    argv = ["humanize", str(midi_file), "-o", f"{out_dir}{slash}", "--plot", f"{plot_dir}{slash}"]
+    assert main([*argv, "--model", str(tiny_model_dir)]) == 0
     assert out_dir.is_dir() and [p.name for p in out_dir.iterdir()] == [midi_file.name]
     assert_same_but_velocities(symusic.Score(str(midi_file)), symusic.Score(str(out_dir / midi_file.name)))
+    assert [p.name for p in plot_dir.iterdir()] == [f"{midi_file.stem}.png"]
 
 
 def test_folder_mode(tiny_model_dir, tmp_path):

@@ -71,6 +71,13 @@ def _humanize_file(pipe, src: Path, dst: Path, plot: Path | None, args) -> int:
     return len(notes)
 
 
+def _into(given: str, name: str) -> Path:
+    """Like `cp`: an existing folder, or a name ending in a separator, receives `name`; otherwise
+    `given` is the file itself."""
+    path = Path(given)
+    return path / name if path.is_dir() or given.endswith(("/", os.sep)) else path
+
+
 def cmd_humanize(args) -> int:
     src = Path(args.input)
     if src.is_dir():
@@ -93,11 +100,8 @@ def cmd_humanize(args) -> int:
     else:
         if not src.exists():
             raise FileNotFoundError(f"{src}: no such file")
-        # Like `cp`: an existing folder, or a name ending in a separator, receives the file under its
-        # own name; otherwise the output is that file.
-        out = Path(args.output)
-        into_folder = out.is_dir() or args.output.endswith(("/", os.sep))
-        jobs = [(src, out / src.name if into_folder else out, Path(args.plot) if args.plot else None)]
+        out = _into(args.output, src.name)
+        jobs = [(src, out, _into(args.plot, out.with_suffix(".png").name) if args.plot else None)]
     DecodingOptions(**_options(args))  # a bad option fails here, before the model loads
     pipe = _load(args.model)
     failed = 0
