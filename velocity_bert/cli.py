@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument(
         "--plot",
         default=None,
-        help="PNG piano roll coloured by velocity, before and after (for a folder: a folder of them)",
+        help="piano roll coloured by velocity, before and after: PNG, or .svg/.pdf/.jpg by the name (for a folder: a folder of PNGs)",
     )
     h.set_defaults(func=cmd_humanize)
 

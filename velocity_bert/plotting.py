@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
 from .notes import Notes
+
+
+def _save(fig, path: str | os.PathLike) -> None:
+    """Written beside the target and renamed, so a failed run leaves no half image; the format
+    follows the name (.svg, .pdf, .jpg...), PNG when the name has none matplotlib knows."""
+    import matplotlib.pyplot as plt
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    fmt = suffix if suffix in fig.canvas.get_supported_filetypes() else "png"
+    tmp = f"{path}.tmp{os.getpid()}.{fmt}"
+    try:
+        fig.savefig(tmp, dpi=100, format=fmt)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
 
 
 def piano_roll(notes: Notes, before: np.ndarray, after: np.ndarray, path: str | os.PathLike) -> None:
@@ -30,10 +47,7 @@ def piano_roll(notes: Notes, before: np.ndarray, after: np.ndarray, path: str | 
     axes[0].set_ylim(notes.pitch.min() - 2, notes.pitch.max() + 2)
     axes[1].set_xlabel("seconds")
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="velocity")
-    tmp = f"{path}.tmp{os.getpid()}.png"
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    _save(fig, path)
 
 
 def velocity_curve(
@@ -58,7 +72,4 @@ def velocity_curve(
     ax.set_ylabel(f"mean velocity ({window_s:g} s window)")
     ax.set_ylim(0, 127)
     ax.legend()
-    tmp = f"{path}.tmp{os.getpid()}.png"
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    _save(fig, path)
