@@ -175,9 +175,14 @@ def _no_files(data_dir, split: str) -> str:
     return f"no usable MIDI files in the {split} split of {data_dir}{hint}"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def format_table(report: dict) -> str:
     lines = [
-        f"{report['setting']} on {report['split']} ({report['files']} files, {report['pieces']} pieces, seed {report['seed']})",
+        f"{report['setting']} on {report['split']} ({_count(report['files'], 'file')}, "
+        f"{_count(report['pieces'], 'piece')}, seed {report['seed']})",
         f"{'system':<18}{'exact':>8}{'within1':>9}{'MAE':>7}{'95% CI':>15}{'<=6.4':>7}{'<=12.7':>8}{'SD':>6}"
         f"{'piece exact':>12}{'piece MAE':>10}",
     ]
