@@ -1,5 +1,5 @@
 """Peak memory and step time of one training step with and without gradient checkpointing
-(Trainer's `--gradient_checkpointing`), for a model of the bundled model's size.
+(Trainer's `--activation_checkpointing`, formerly `--gradient_checkpointing`), for a model of the bundled model's size.
 
     python benchmarks/checkpointing_memory.py [--batch 8] [--steps 3] [--json benchmarks/results/checkpointing.json]
 

@@ -137,7 +137,7 @@ def test_loss_not_rescaled_by_trainer():
 
 @pytest.mark.parametrize("positions", ["absolute", "rotary"])
 def test_gradient_checkpointing_gives_the_same_gradients(positions):
-    """Trainer's gradient_checkpointing=True recomputes each block in backward: same loss, same gradients
+    """Trainer's activation_checkpointing=True recomputes each block in backward: same loss, same gradients
     (dropout on, so the recompute must replay the same dropout masks)."""
     config = tiny_config(position_embedding_type=positions, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
     ids, mask = batch(config)

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -208,7 +209,7 @@ def test_fine_tune_on_a_flat_folder_of_ones_own_files(tiny_model_dir, tmp_path):
     done = subprocess.run(
         [sys.executable, str(ROOT / "train.py"), "--data_dir", str(data), "--model_name_or_path", str(tiny_model_dir)]
         + common
-        + ["--max_steps", "2", "--per_device_train_batch_size", "2", "--num_proc", "1", "--gradient_checkpointing"],
+        + ["--max_steps", "2", "--per_device_train_batch_size", "2", "--num_proc", "1", "--activation_checkpointing"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -244,3 +245,46 @@ def test_readme_fine_tune_block_runs_as_written(tmp_path):
     trained = load_file(tmp_path / "my_model" / "model.safetensors")
     bundled = load_file(Path(vb.DEFAULT_MODEL) / "model.safetensors")
     assert any(not torch.equal(trained[k].float(), bundled[k].float()) for k in bundled)  # it trained
+
+
+def test_lora_fine_tune_merges_into_a_model_folder(tiny_model_dir, tmp_path):
+    """The README's LoRA recipe: PEFT adapters on the attention, the head trained in full, gradient
+    checkpointing on, merged back into a plain model folder that the pipeline loads."""
+    peft = pytest.importorskip("peft")
+    from transformers import Trainer, TrainingArguments
+
+    import velocity_bert as vb
+    from velocity_bert.data import WindowArrays, build_windows
+    from velocity_bert.masking import MaskingCollator
+
+    model = vb.VelocityBertForMaskedVelocity.from_pretrained(tiny_model_dir)
+    tokenizer = vb.VelocityBertTokenizer.from_pretrained(tiny_model_dir)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    for i in range(2):
+        write_midi(tmp_path / "mine" / f"take{i}.mid", seed=i)
+    windows = WindowArrays(build_windows(sorted((tmp_path / "mine").glob("*.mid")), tokenizer, 64, overlap=16))
+    lora = peft.LoraConfig(r=4, target_modules=["qkv", "out"], modules_to_save=["head"])
+    model = peft.get_peft_model(model, lora)
+    args = TrainingArguments(
+        str(tmp_path / "run"),
+        max_steps=3,
+        per_device_train_batch_size=2,
+        learning_rate=1e-2,
+        remove_unused_columns=False,
+        activation_checkpointing=True,  # gradient_checkpointing before transformers renamed it
+        report_to="none",
+        use_cpu=True,
+    )
+    collator = MaskingCollator(
+        velocity_offset=model.config.velocity_token_offset, num_levels=model.config.num_velocity_levels
+    )
+    Trainer(model=model, args=args, train_dataset=windows, data_collator=collator).train()
+    merged = model.merge_and_unload()
+    vb.save_model_folder(merged, tokenizer, tmp_path / "merged")
+    after = vb.VelocityBertForMaskedVelocity.from_pretrained(tmp_path / "merged").state_dict()
+    assert after.keys() == before.keys()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert any(".qkv." in k for k in changed) and any(k.startswith("head.") for k in changed)
+    assert not any("embeddings" in k or "norm" in k for k in changed)  # frozen outside the adapters
+    out = vb.load_pipeline(str(tmp_path / "merged"))(str(tmp_path / "mine" / "take0.mid"))
+    assert len(out["velocities"]) == len(vb.load_notes(tmp_path / "mine" / "take0.mid"))

@@ -128,7 +128,7 @@ class VelocityBertAttention(nn.Module):
 
 class VelocityBertLayer(GradientCheckpointingLayer):
     """Pre-norm block: stable at the high learning rates that short CPU runs need. Hidden states
-    go in positionally so that Trainer's `gradient_checkpointing=True` can recompute the block in backward."""
+    go in positionally so that Trainer's `activation_checkpointing=True` can recompute the block in backward."""
 
     def __init__(self, config: VelocityBertConfig):
         super().__init__()
