@@ -1,5 +1,8 @@
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -118,3 +121,28 @@ def test_int8_roundtrip_stays_within_half_a_step_of_each_row_scale():
     assert torch.isfinite(back).all()
     levels = torch.round(back / torch.where(step > 0, step, 1.0))
     assert levels.abs().max() <= 127 and torch.allclose(levels * step, back, atol=1e-6)
+
+
+def test_export_replaces_only_its_own_folders_and_says_why_in_one_line(tiny_model_dir, tmp_path):
+    """`--out` named by mistake must not delete a folder of someone's files; a folder that is not a
+    run or checkpoint is one line, not a traceback."""
+    mine = tmp_path / "models"
+    (mine / "other").mkdir(parents=True)
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="holds other files"):
+        export(tiny_model_dir, mine)
+    assert (mine / "notes.txt").read_text() == "keep me" and (mine / "other").is_dir()
+    first = export(tiny_model_dir, tmp_path / "out")
+    (first / "stale.json").write_text("{}")
+    assert not (export(tiny_model_dir, first) / "stale.json").exists()  # an earlier export is replaced
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert export(tiny_model_dir, empty).is_dir()
+    done = subprocess.run(
+        [sys.executable, "-m", "velocity_bert.export", str(tmp_path / "no_such_run"), "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "not a run's output" in done.stderr
+    assert not (tmp_path / "x").exists()

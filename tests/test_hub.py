@@ -232,3 +232,21 @@ def test_card_promises_no_pypi_package(dry_run):
     """velocity-bert is not on PyPI: the card must not send readers to a page or a `pip install` that fails."""
     card = (dry_run / "README.md").read_text()
     assert "pypi.org" not in card and "pip install velocity-bert" not in card
+
+
+def test_dry_run_keeps_folders_it_did_not_write(evaluated_model, tmp_path, capsys):
+    """--out names a parent of model/ and space/: a model/ of someone else's files stays, in one line;
+    a folder that is not a model fails the same way before anything is written."""
+    model_dir, _ = evaluated_model
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "thesis.tex").write_text("keep me")
+    argv = ["--repo-id", REPO, "--dry-run", "--out", str(tmp_path)]
+    assert hub_upload.main([str(model_dir), *argv]) == 2
+    assert "holds other files" in capsys.readouterr().err
+    assert (tmp_path / "model" / "thesis.tex").read_text() == "keep me"
+    assert (
+        hub_upload.main([str(tmp_path / "nothing"), "--repo-id", REPO, "--dry-run", "--out", str(tmp_path / "o")]) == 2
+    )
+    assert "not a velocity-bert model folder" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    assert hub_upload.main([str(model_dir), "--repo-id", REPO, "--dry-run", "--out", str(tmp_path / "o")]) == 0
+    assert hub_upload.main([str(model_dir), "--repo-id", REPO, "--dry-run", "--out", str(tmp_path / "o")]) == 0  # again

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from . import DEFAULT_MODEL, VelocityBertForMaskedVelocity, VelocityBertTokenizer
+from .model_card import fresh_folder, is_model_folder
 
 WEIGHTS_LICENSE = """The weights in this folder were trained on the ASAP dataset (Foscarin et al., ISMIR 2020),
 performances from the Piano e-Competition, licensed CC BY-NC-SA 4.0. The weights are therefore
@@ -87,6 +88,8 @@ def export(
     parameters fit the 25 MB package) while config.json keeps float32, so `from_pretrained` (dtype
     "auto") casts them back and CPUs, which are slow or unsupported in float16, run in float32."""
     out = Path(out)
+    if not is_model_folder(Path(checkpoint)):
+        raise ValueError(f"{checkpoint}: not a run's output or checkpoint folder (no velocity-bert config.json)")
     if weights_dtype not in WEIGHTS_DTYPES:
         raise ValueError(f"weights_dtype must be one of {sorted(WEIGHTS_DTYPES)}, not {weights_dtype!r}")
     previous = json.loads(Path(previous_summary).read_text()) if previous_summary else None
@@ -106,9 +109,7 @@ def export(
             f"the model folder would take ~{size / 2**20:.0f} MB, over the 25 MB the package may carry: "
             "export with --weights_dtype float16"
         )
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    fresh_folder(out)
     model.config.custom_pipelines = {
         "velocity-prediction": {
             "impl": "pipeline_velocity_bert.VelocityPredictionPipeline",
@@ -142,5 +143,5 @@ if __name__ == "__main__":
     args = parser.parse_args()
     try:
         print(export(args.checkpoint, args.out, args.extra, args.previous, args.weights_dtype))
-    except ValueError as e:
+    except (ValueError, OSError) as e:
         parser.error(str(e))

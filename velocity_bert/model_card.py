@@ -161,12 +161,41 @@ Piano e-Competition.
     return ModelCard(text)
 
 
+def is_model_folder(path: Path) -> bool:
+    """A folder this package wrote (or any VelocityBert model folder)."""
+    try:
+        return json.loads((Path(path) / "config.json").read_text()).get("model_type") == "velocity_bert"
+    except (OSError, ValueError):
+        return False
+
+
+def is_space_folder(path: Path) -> bool:
+    return (Path(path) / "app.py").is_file() and (Path(path) / "velocity_bert").is_dir()
+
+
+def fresh_folder(path: str | Path, ours=is_model_folder) -> Path:
+    """An empty folder at `path`. What is there goes only if it is empty or `ours(path)` (an
+    earlier export): an output named by mistake (`--out ~/models`) must not cost anyone a folder."""
+    path = Path(path)
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(f"{path} exists and is not a folder")
+        if any(path.iterdir()) and not ours(path):
+            raise ValueError(
+                f"{path} holds other files: give a new or empty folder (only an earlier export is replaced)"
+            )
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
 def build_repo_folder(model_dir: str | Path, out_dir: str | Path, repo_id: str, space: str | None = None) -> Path:
     """Everything the Hub repo holds: code, config (auto_map, custom_pipelines), weights, the
     MidiTok tokenizer file, evaluation JSONs and the generated card."""
-    model_dir, out_dir = Path(model_dir), Path(out_dir)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
+    model_dir = Path(model_dir)
+    if not is_model_folder(model_dir):
+        raise ValueError(f"{model_dir}: not a velocity-bert model folder (no config.json of one)")
+    out_dir = fresh_folder(out_dir)
     model = VelocityBertForMaskedVelocity.from_pretrained(model_dir)
     tokenizer = VelocityBertTokenizer.from_pretrained(model_dir)
     # Upload the weights as the folder stores them: a float16 export (the bundled model) stays half
@@ -209,9 +238,7 @@ def space_requirements() -> list[str]:
 def build_space_folder(space_id: str, model_repo: str, out_dir: str | Path) -> Path:
     """A Gradio Space (the Hub has no MIDI widget): app, the package's code and example files (not
     its bundled weights: the app loads `model_repo`), requirements, Debian packages for audio."""
-    out_dir = Path(out_dir)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
+    out_dir = fresh_folder(out_dir, is_space_folder)
     shutil.copytree(
         Path(__file__).parent, out_dir / "velocity_bert", ignore=shutil.ignore_patterns("pretrained", "__pycache__")
     )
