@@ -92,7 +92,7 @@ def test_one_file_into_a_folder_keeps_its_name(as_given, tiny_model_dir, midi_fi
     assert [p.name for p in plot_dir.iterdir()] == [f"{midi_file.stem}.png"]
 
 
-def test_folder_mode(tiny_model_dir, tmp_path):
+def test_folder_mode(tiny_model_dir, tmp_path, capsys):
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
     make_score(60, seed=1).dump_midi(str(src / "a.mid"))
@@ -104,6 +104,9 @@ def test_folder_mode(tiny_model_dir, tmp_path):
         ["humanize", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model_dir), "--plot", str(rolls)]
     )
     assert code == 1  # one bad file: reported, the others done
+    said = capsys.readouterr().err.strip().splitlines()
+    assert said[-1] == f"3 of 4 files humanized into {tmp_path / 'out'}; 1 failed (above)"
+    assert sum(line.startswith(f"error: {src / 'bad.mid'}: ") for line in said) == 1
     assert sorted(p.relative_to(rolls).as_posix() for p in rolls.rglob("*")) == [
         "a.png",
         "sub",

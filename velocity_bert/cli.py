@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -105,11 +106,12 @@ def cmd_humanize(args) -> int:
     DecodingOptions(**_options(args))  # a bad option fails here, before the model loads
     pipe = _load(args.model)
     failed = 0
-    iterator = jobs
+    iterator, say = jobs, partial(print, file=sys.stderr)
     if len(jobs) > 1:
         from tqdm.auto import tqdm
 
         iterator = tqdm(jobs, unit="file", desc="humanize")
+        say = partial(tqdm.write, file=sys.stderr)  # its own line, not glued to the bar
     for s, d, plot in iterator:
         d.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -118,7 +120,11 @@ def cmd_humanize(args) -> int:
                 print(f"{d}: {n} note{'' if n == 1 else 's'} humanized", file=sys.stderr)
         except Exception as err:  # one line per bad file; the others still run
             failed += 1
-            print(f"error: {s}: {_one_line(err)}", file=sys.stderr)
+            say(f"error: {s}: {_one_line(err)}")
+    if src.is_dir():  # after the bar: what a run over hundreds of files came to
+        done = len(jobs) - failed
+        tail = f"; {failed} failed (above)" if failed else ""
+        print(f"{done} of {len(jobs)} files humanized into {args.output}{tail}", file=sys.stderr)
     return 1 if failed else 0
 
 
