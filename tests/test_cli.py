@@ -138,13 +138,19 @@ def test_evaluate_a_flat_folder_and_write_json_into_a_new_folder(tiny_model_dir,
     data.mkdir()
     for i in range(3):
         make_score(80, seed=i, drums=False).dump_midi(str(data / f"take{i}.mid"))
+    (data / "broken.mid").write_bytes(b"MThd")  # skipped, and the table says so
     report = tmp_path / "reports" / "new" / "r.json"
     argv = ["evaluate", str(tiny_model_dir), "--data", str(data), "--split", "all", "--overlap", "16"]
     assert main(argv + ["--json", str(report)]) == 0
     table = capsys.readouterr().out
-    assert "random15 on all (3 files" in table and "folder_median" in table
+    assert "random15 on all (3 files, 1 piece, seed 0; 1 unreadable file skipped)" in table
+    assert "folder_median" in table
     written = json.loads(report.read_text())
-    assert written["files"] == 3 and set(written["results"]) == {"velocity_bert", "folder_median", "nearest16_median"}
+    assert (
+        written["files"] == 3
+        and written["unreadable_files"] == 1
+        and set(written["results"]) == {"velocity_bert", "folder_median", "nearest16_median"}
+    )
 
 
 BAD_INPUTS = {

@@ -126,7 +126,7 @@ def evaluate(
     systems = {"velocity_bert": defaultdict(list), constant: defaultdict(list)}
     if setting != "all":
         systems["nearest16_median"] = defaultdict(list)
-    pieces, decode_seconds = [], 0.0
+    pieces, decode_seconds, unreadable = [], 0.0, 0
     iterator = files
     if progress:
         from tqdm.auto import tqdm
@@ -135,7 +135,8 @@ def evaluate(
     for path in iterator:
         try:
             notes = load_notes(path)
-        except MidiInputError:
+        except MidiInputError:  # a corpus's bad file is skipped, and counted in the report
+            unreadable += 1
             continue
         hidden = hide(notes, setting, rng)
         if not hidden.any():
@@ -159,6 +160,7 @@ def evaluate(
         "seed": seed,
         "files": len(pieces),
         "pieces": len(set(pieces)),
+        "unreadable_files": unreadable,
         f"{constant}_velocity": median,
         "passes": options.passes,
         "overlap": window_overlap(model.config, options),
@@ -182,7 +184,13 @@ def _count(n: int, noun: str) -> str:
 def format_table(report: dict) -> str:
     lines = [
         f"{report['setting']} on {report['split']} ({_count(report['files'], 'file')}, "
-        f"{_count(report['pieces'], 'piece')}, seed {report['seed']})",
+        f"{_count(report['pieces'], 'piece')}, seed {report['seed']}"
+        + (
+            f"; {_count(report['unreadable_files'], 'unreadable file')} skipped"
+            if report.get("unreadable_files")
+            else ""
+        )
+        + ")",
         f"{'system':<18}{'exact':>8}{'within1':>9}{'MAE':>7}{'95% CI':>15}{'<=6.4':>7}{'<=12.7':>8}{'SD':>6}"
         f"{'piece exact':>12}{'piece MAE':>10}",
     ]
