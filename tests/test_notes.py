@@ -197,3 +197,13 @@ def test_time_scale_reads_a_slower_rendition():
     assert (slow.sustained_duration_tick > slow.duration_tick).any()  # the pedals moved with the notes
     with pytest.raises(ValueError, match="positive"):
         load_notes(score, time_scale=0)
+
+
+def test_a_folder_or_a_wrong_type_is_named_as_such(tmp_path):
+    with pytest.raises(MidiInputError, match="^a folder, not a MIDI file$"):
+        load_notes(tmp_path)
+    with pytest.raises(MidiInputError, match="^no such file$"):
+        load_notes(tmp_path / "missing.mid")
+    for wrong in (123, None, ["a.mid"]):
+        with pytest.raises(TypeError, match="path, bytes or a symusic.Score"):
+            load_notes(wrong)

@@ -62,6 +62,8 @@ def read_score(source: str | os.PathLike | bytes | symusic.Score) -> symusic.Sco
     one it passed (the CLI prefixes it)."""
     if isinstance(source, symusic.Score):
         return source.copy() if source.ttype == symusic.TimeUnit.tick else source.to("tick")
+    if not isinstance(source, (str, os.PathLike, bytes, bytearray)):
+        raise TypeError(f"a MIDI source is a path, bytes or a symusic.Score, not {type(source).__name__}")
     try:
         if isinstance(source, (bytes, bytearray)):
             if not bytes(source[:4]) == b"MThd":
@@ -69,6 +71,8 @@ def read_score(source: str | os.PathLike | bytes | symusic.Score) -> symusic.Sco
             score = symusic.Score.from_midi(bytes(source))
         else:
             path = Path(source)
+            if path.is_dir():
+                raise MidiInputError("a folder, not a MIDI file")
             if not path.is_file():
                 raise MidiInputError("no such file")
             with open(path, "rb") as f:
