@@ -237,3 +237,29 @@ def test_demo_fails_in_one_line_before_serving(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "gradio", None)
     assert main(["demo"]) == 2
     assert "pip install 'gradio>=5'" in capsys.readouterr().err and not launched
+
+
+def test_tracks_by_index_or_name(tiny_model_dir, midi_file, tmp_path, capsys):
+    """--tracks humanizes only those tracks; the rest keep their velocities exactly. A track that is
+    not there is one line listing the tracks that are."""
+    notes = vb.load_notes(midi_file)
+    assert notes.track_names[:2] == ("right", "left")
+    for pick in (["1"], ["LEFT"]):
+        out = tmp_path / f"{pick[0]}.mid"
+        assert (
+            main(["humanize", str(midi_file), "-o", str(out), "--tracks", *pick, "--model", str(tiny_model_dir)]) == 0
+        )
+        after = vb.load_notes(out)
+        left = notes.track == 1
+        assert np.array_equal(after.velocity[~left], notes.velocity[~left])
+        assert not np.array_equal(after.velocity[left], notes.velocity[left])
+    capsys.readouterr()
+    argv = ["humanize", str(midi_file), "-o", str(tmp_path / "x.mid"), "--model", str(tiny_model_dir)]
+    assert main([*argv, "--tracks", "drums"]) == 1
+    [said] = capsys.readouterr().err.strip().splitlines()
+    expected = f"the tracks with notes: 0 'right' ({int((notes.track == 0).sum())} notes), 1 'left' ("
+    assert said.startswith("error: ") and "no notes in a track 'drums'" in said and expected in said
+    assert not (tmp_path / "x.mid").exists()
+    late = float(notes.onset_sec[notes.track == 1].max()) + 0.001
+    assert main([*argv, "--tracks", "1", "--from", str(late)]) == 1
+    assert "no notes of the chosen tracks start in the chosen time range" in capsys.readouterr().err

@@ -64,12 +64,33 @@ def _humanize_file(pipe, src: Path, dst: Path, plot: Path | None, args) -> int:
             until = "" if args.end is None else f" before {args.end:g} s"
             piece = f"its notes start between {notes.onset_sec[0]:.1f} and {notes.onset_sec[-1]:.1f} s"
             raise ValueError(f"no notes start{since}{' and' if since and until else ''}{until} ({piece})")
+    if args.tracks:
+        chosen = _track_mask(notes, args.tracks)
+        mask = chosen if mask is None else mask & chosen
+        if not mask.any():
+            raise ValueError("no notes of the chosen tracks start in the chosen time range")
     out = pipe(str(src), mask=mask, **_options(args))
     save_score(out["score"], dst)
     if plot:
         plot.parent.mkdir(parents=True, exist_ok=True)
         piano_roll(out["notes"], out["notes"].velocity, np.asarray(out["velocities"]), plot)
     return len(notes)
+
+
+def _track_mask(notes, wanted: list[str]):
+    """Notes of the tracks asked for, each by index (as in the file's track list) or by name."""
+    names = notes.track_names
+    present = sorted(set(notes.track.tolist()))
+    picked = set()
+    for w in wanted:
+        hits = [int(w)] if w.isdigit() else [i for i in present if names[i].strip().lower() == w.strip().lower()]
+        if not hits or hits[0] not in present:
+            listing = ", ".join(
+                f"{i}{f' {names[i]!r}' if names[i] else ''} ({int((notes.track == i).sum())} notes)" for i in present
+            )
+            raise ValueError(f"no notes in a track {w!r}; the tracks with notes: {listing}")
+        picked.update(hits)
+    return np.isin(notes.track, sorted(picked))
 
 
 def _into(given: str, name: str) -> Path:
@@ -197,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("-o", "--output", required=True, help="output file, or a folder to write INPUT's name into")
     h.add_argument("--from", dest="start", type=float, default=None, help="only notes starting at/after SEC")
     h.add_argument("--to", dest="end", type=float, default=None, help="only notes starting before SEC")
+    h.add_argument(
+        "--tracks",
+        nargs="+",
+        default=None,
+        metavar="TRACK",
+        help="only these tracks, by index or name (the others keep their velocities and are heard as context)",
+    )
     h.add_argument("--model", default=None, help="model folder or Hub repo id (default: the bundled model)")
     h.add_argument(
         "--seed",

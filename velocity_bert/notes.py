@@ -51,6 +51,8 @@ class Notes:
     # Duration until the key is released or, if the sustain pedal (CC64) is down then, until the
     # pedal is released: how long the note sounds. For the model's view only; never written back.
     sustained_duration_tick: np.ndarray | None = None
+    # Every track's name, by the index in `track`, so a user can pick tracks by name.
+    track_names: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.pitch)
@@ -181,6 +183,7 @@ def load_notes(
         bar_starts=bar_starts,
         bar_beat_ticks=bar_beat_ticks,
         sustained_duration_tick=sustained,
+        track_names=tuple(t.name for t in score.tracks),
     )
 
 
