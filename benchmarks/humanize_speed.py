@@ -1,7 +1,7 @@
 """Humanize speed and memory: notes per second for filling 15% of a piece and for predicting every
 velocity, the ratio to the piece's duration (x real time), and peak memory.
 
-    python benchmarks/humanize_speed.py --notes 6000 [--model DIR] [--passes N] [--overlap N] [--json F]
+    python benchmarks/humanize_speed.py --notes 6000 [--model DIR] [--passes N] [--overlap N] [--dtype D] [--json F]
     /usr/bin/time -v python benchmarks/humanize_speed.py --notes 17000 --only all   # peak RSS
 
 The piece is cut from (or, for long pieces, chained from) ASAP test performances when the folder
@@ -64,9 +64,14 @@ def main():
     parser.add_argument("--passes", type=int, default=None, help="default: the pipeline's")
     parser.add_argument("--overlap", type=int, default=None, help="default: the model's window_overlap")
     parser.add_argument("--only", choices=("fill15", "all"), default=None)
+    parser.add_argument(
+        "--dtype", default="float32", choices=("float32", "bfloat16", "float16"), help="the weights' dtype at run time"
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    pipe = vb.load_pipeline(args.model)
+    import torch
+
+    pipe = vb.load_pipeline(args.model, dtype=getattr(torch, args.dtype))
     score = piece_with(args.notes)
     notes = vb.load_notes(score)
     duration = float(np.max(notes.onset_sec + notes.duration_sec))
@@ -75,6 +80,7 @@ def main():
         "notes": len(notes),
         "duration_s": round(duration, 1),
         "passes": args.passes or "default",
+        "dtype": args.dtype,
         "overlap": pipe.model.config.window_overlap if args.overlap is None else args.overlap,  # 0 is an overlap
     }
     settings = {"fill15": np.random.default_rng(0).random(len(notes)) < 0.15, "all": None}
