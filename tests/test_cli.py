@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -263,3 +264,30 @@ def test_tracks_by_index_or_name(tiny_model_dir, midi_file, tmp_path, capsys):
     late = float(notes.onset_sec[notes.track == 1].max()) + 0.001
     assert main([*argv, "--tracks", "1", "--from", str(late)]) == 1
     assert "no notes of the chosen tracks start in the chosen time range" in capsys.readouterr().err
+
+
+def test_humanize_through_a_pipe(tiny_model_dir, midi_file, tmp_path):
+    """`velocity-bert humanize - -o - < in.mid > out.mid`: stdout carries the MIDI file and nothing
+    else (messages go to stderr), the same file as writing to a path; a failure writes nothing."""
+    common = ["--model", str(tiny_model_dir), "--plot", str(tmp_path / "rolls") + "/"]
+    cli = [sys.executable, "-m", "velocity_bert", "humanize"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    piped = subprocess.run(
+        [*cli, "-", "-o", "-", *common], input=midi_file.read_bytes(), capture_output=True, env=env, timeout=300
+    )
+    assert piped.returncode == 0, piped.stderr.decode()[-2000:]
+    n = len(vb.load_notes(midi_file))
+    assert piped.stderr.decode().strip().splitlines()[-1] == f"stdout: {n} notes humanized"
+    assert main(["humanize", str(midi_file), "-o", str(tmp_path / "file.mid"), *common[:2]]) == 0
+    assert piped.stdout == (tmp_path / "file.mid").read_bytes()
+    assert (tmp_path / "rolls" / "stdin.png").stat().st_size > 1000
+    bad = subprocess.run([*cli, "-", "-o", "-", *common], input=b"junk", capture_output=True, env=env, timeout=300)
+    assert bad.returncode == 1 and bad.stdout == b"" and "error: stdin: not a MIDI file" in bad.stderr.decode()
+
+
+def test_no_midi_to_a_terminal_and_no_folder_to_stdout(midi_file, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert main(["humanize", str(midi_file), "-o", "-", "--model", str(tmp_path / "none")]) == 2
+    assert "not writing MIDI to a terminal" in capsys.readouterr().err
+    assert main(["humanize", str(tmp_path), "-o", "-", "--model", str(tmp_path / "none")]) == 2
+    assert "a folder's results go to a folder, not to stdout" in capsys.readouterr().err

@@ -15,6 +15,8 @@ import numpy as np
 from .decoding import ESTIMATES, DecodingOptions
 from .notes import MIDI_SUFFIXES
 
+STDIO = "-"  # `humanize - -o -`: MIDI through a pipe
+
 PASSES_HELP = "mask-predict passes (default 1: more were less accurate on validation)"
 OVERLAP_HELP = "notes shared by neighbouring windows (default: the model's window_overlap)"
 # data.SPLITS plus data.ALL, spelled out so that the CLI starts without importing `datasets` (0.5 s).
@@ -49,11 +51,12 @@ def _options(args) -> dict:
     return opts
 
 
-def _humanize_file(pipe, src: Path, dst: Path, plot: Path | None, args) -> int:
-    from .notes import load_notes, save_score
+def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | None, args) -> int:
+    """`source`: a path or the bytes read from stdin; `dst` None: write to stdout."""
+    from .notes import load_notes, midi_bytes, save_score
     from .plotting import piano_roll
 
-    notes = load_notes(src)
+    notes = load_notes(source)
     mask = None
     if args.start is not None or args.end is not None:
         start = -np.inf if args.start is None else args.start
@@ -69,8 +72,12 @@ def _humanize_file(pipe, src: Path, dst: Path, plot: Path | None, args) -> int:
         mask = chosen if mask is None else mask & chosen
         if not mask.any():
             raise ValueError("no notes of the chosen tracks start in the chosen time range")
-    out = pipe(str(src), mask=mask, **_options(args))
-    save_score(out["score"], dst)
+    out = pipe(source if isinstance(source, bytes) else str(source), mask=mask, **_options(args))
+    if dst is None:
+        sys.stdout.buffer.write(midi_bytes(out["score"]))
+        sys.stdout.flush()
+    else:
+        save_score(out["score"], dst)
     if plot:
         plot.parent.mkdir(parents=True, exist_ok=True)
         piano_roll(out["notes"], out["notes"].velocity, np.asarray(out["velocities"]), plot)
@@ -103,6 +110,8 @@ def _into(given: str, name: str) -> Path:
 def cmd_humanize(args) -> int:
     src = Path(args.input)
     if src.is_dir():
+        if args.output == STDIO:
+            raise ValueError("a folder's results go to a folder, not to stdout")
         out_dir = Path(args.output)
         # An output folder inside the input folder holds earlier results, not inputs.
         inputs = sorted(
@@ -115,15 +124,23 @@ def cmd_humanize(args) -> int:
         # A folder's plots mirror its outputs (a/x.mid and b/x.mid must not share x.png).
         plots = Path(args.plot) if args.plot else None
         jobs = [
-            (p, out_dir / p.relative_to(src), plots and plots / p.relative_to(src).with_suffix(".png")) for p in inputs
+            (p, p, out_dir / p.relative_to(src), plots and plots / p.relative_to(src).with_suffix(".png"))
+            for p in inputs
         ]
         if not jobs:
             raise ValueError(f"no MIDI files in {src}")
     else:
-        if not src.exists():
+        if args.output == STDIO and sys.stdout.isatty():
+            raise ValueError("not writing MIDI to a terminal: redirect it (> out.mid) or give -o FILE")
+        if args.input == STDIO:
+            label, source, name = "stdin", sys.stdin.buffer.read(), "stdin.mid"
+        elif not src.exists():
             raise FileNotFoundError(f"{src}: no such file")
-        out = _into(args.output, src.name)
-        jobs = [(src, out, _into(args.plot, out.with_suffix(".png").name) if args.plot else None)]
+        else:
+            label, source, name = src, src, src.name
+        out = None if args.output == STDIO else _into(args.output, name)
+        plot = _into(args.plot, Path(out.name if out else name).with_suffix(".png").name) if args.plot else None
+        jobs = [(label, source, out, plot)]
     DecodingOptions(**_options(args))  # a bad option fails here, before the model loads
     pipe = _load(args.model)
     failed = 0
@@ -133,15 +150,16 @@ def cmd_humanize(args) -> int:
 
         iterator = tqdm(jobs, unit="file", desc="humanize")
         say = partial(tqdm.write, file=sys.stderr)  # its own line, not glued to the bar
-    for s, d, plot in iterator:
-        d.parent.mkdir(parents=True, exist_ok=True)
+    for label, source, d, plot in iterator:
+        if d is not None:
+            d.parent.mkdir(parents=True, exist_ok=True)
         try:
-            n = _humanize_file(pipe, s, d, plot, args)
+            n = _humanize_file(pipe, source, d, plot, args)
             if len(jobs) == 1:
-                print(f"{d}: {n} note{'' if n == 1 else 's'} humanized", file=sys.stderr)
+                print(f"{d or 'stdout'}: {n} note{'' if n == 1 else 's'} humanized", file=sys.stderr)
         except Exception as err:  # one line per bad file; the others still run
             failed += 1
-            say(f"error: {s}: {_one_line(err)}")
+            say(f"error: {label}: {_one_line(err)}")
     if src.is_dir():  # after the bar: what a run over hundreds of files came to
         done = len(jobs) - failed
         tail = f"; {failed} failed (above)" if failed else ""
@@ -214,8 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     h = sub.add_parser("humanize", help="predict velocities for a MIDI file or a folder of them")
-    h.add_argument("input", help="a MIDI file, or a folder (then -o is a folder)")
-    h.add_argument("-o", "--output", required=True, help="output file, or a folder to write INPUT's name into")
+    h.add_argument("input", help="a MIDI file, a folder (then -o is a folder), or - for stdin")
+    h.add_argument(
+        "-o", "--output", required=True, help="output file, a folder to write INPUT's name into, or - for stdout"
+    )
     h.add_argument("--from", dest="start", type=float, default=None, help="only notes starting at/after SEC")
     h.add_argument("--to", dest="end", type=float, default=None, help="only notes starting before SEC")
     h.add_argument(

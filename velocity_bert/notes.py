@@ -245,6 +245,11 @@ def write_velocities(
     return score
 
 
+def midi_bytes(score: symusic.Score) -> bytes:
+    """The file's bytes, for a pipe (`humanize -o -`) or a web response."""
+    return score.dumps_midi()
+
+
 def save_score(score: symusic.Score, path: str | os.PathLike) -> None:
     """Write atomically: a temporary file in the same folder, renamed when complete."""
     path = Path(path)
