@@ -182,15 +182,11 @@ def _count(n: int, noun: str) -> str:
 
 
 def format_table(report: dict) -> str:
+    skipped = report.get("unreadable_files")  # absent from reports written before it was counted
+    skipped = f"; {_count(skipped, 'unreadable file')} skipped" if skipped else ""
     lines = [
         f"{report['setting']} on {report['split']} ({_count(report['files'], 'file')}, "
-        f"{_count(report['pieces'], 'piece')}, seed {report['seed']}"
-        + (
-            f"; {_count(report['unreadable_files'], 'unreadable file')} skipped"
-            if report.get("unreadable_files")
-            else ""
-        )
-        + ")",
+        f"{_count(report['pieces'], 'piece')}, seed {report['seed']}{skipped})",
         f"{'system':<18}{'exact':>8}{'within1':>9}{'MAE':>7}{'95% CI':>15}{'<=6.4':>7}{'<=12.7':>8}{'SD':>6}"
         f"{'piece exact':>12}{'piece MAE':>10}",
     ]
