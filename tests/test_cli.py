@@ -291,3 +291,22 @@ def test_no_midi_to_a_terminal_and_no_folder_to_stdout(midi_file, tmp_path, monk
     assert "not writing MIDI to a terminal" in capsys.readouterr().err
     assert main(["humanize", str(tmp_path), "-o", "-", "--model", str(tmp_path / "none")]) == 2
     assert "a folder's results go to a folder, not to stdout" in capsys.readouterr().err
+
+
+def test_info_lists_what_tracks_takes(midi_file, tmp_path, capsys):
+    notes = vb.load_notes(midi_file)
+    assert main(["info", str(midi_file)]) == 0
+    head, columns, *rows = capsys.readouterr().out.strip().splitlines()
+    assert head.startswith(f"{midi_file}: {len(notes)} notes, ") and columns.split()[:3] == ["track", "name", "notes"]
+    for row, i in zip(rows, (0, 1), strict=True):  # the drum track is left out
+        index, name, count, mean, sd, low, high = row.split()
+        v = notes.velocity[notes.track == i]
+        assert (int(index), name, int(count)) == (i, notes.track_names[i], len(v))
+        assert (float(mean), float(sd), int(low), int(high)) == (
+            round(v.mean(), 1),
+            round(v.std(), 1),
+            v.min(),
+            v.max(),
+        )
+    assert main(["info", str(tmp_path / "nothing.mid")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nothing.mid'}: no such file"

@@ -1,4 +1,4 @@
-"""`velocity-bert` command line: humanize, evaluate. Reads and writes files; never sees a tensor
+"""`velocity-bert` command line: humanize, info, evaluate, analyze, demo. Reads and writes files; never sees a tensor
 (the pipeline and decoding do the work)."""
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def cmd_humanize(args) -> int:
         try:
             n = _humanize_file(pipe, source, d, plot, args)
             if len(jobs) == 1:
-                print(f"{d or 'stdout'}: {n} note{'' if n == 1 else 's'} humanized", file=sys.stderr)
+                print(f"{d or 'stdout'}: {_count(n, 'note')} humanized", file=sys.stderr)
         except Exception as err:  # one line per bad file; the others still run
             failed += 1
             say(f"error: {label}: {_one_line(err)}")
@@ -191,6 +191,30 @@ def cmd_evaluate(args) -> int:
             json.dump(report, f, indent=2)
         os.replace(tmp, args.json)
     return 0
+
+
+def cmd_info(args) -> int:
+    """What humanize would see in a file: its length and, per track with notes, the index and name
+    that --tracks takes and how its velocities spread (an SD of 0 is a flat export)."""
+    from .notes import MidiInputError, load_notes
+
+    label = "stdin" if args.input == STDIO else args.input
+    try:
+        notes = load_notes(sys.stdin.buffer.read() if args.input == STDIO else args.input)
+    except MidiInputError as err:
+        raise MidiInputError(f"{label}: {err}") from None
+    end = float(np.max(notes.onset_sec + notes.duration_sec))
+    print(f"{label}: {_count(len(notes), 'note')}, {end:.1f} s (drum tracks left out)")
+    print(f"{'track':>5}  {'name':<24}{'notes':>7}{'velocity mean':>15}{'SD':>6}{'min':>5}{'max':>5}")
+    for i in sorted(set(notes.track.tolist())):
+        v = notes.velocity[notes.track == i]
+        name = notes.track_names[i] if i < len(notes.track_names) else ""
+        print(f"{i:>5}  {name[:23]:<24}{len(v):>7}{v.mean():>15.1f}{v.std():>6.1f}{v.min():>5}{v.max():>5}")
+    return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def cmd_analyze(args) -> int:
@@ -264,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     h.set_defaults(func=cmd_humanize)
 
+    i = sub.add_parser("info", help="a file's notes, length and tracks (index and name, for --tracks)")
+    i.add_argument("input", help="a MIDI file, or - for stdin")
+    i.set_defaults(func=cmd_info)
+
     e = sub.add_parser("evaluate", help="measure a model against baselines on a split")
     e.add_argument("model", nargs="?", default=None, help="model folder or repo id (default: the bundled model)")
     e.add_argument("--data", required=True, help="MAESTRO folder, folder with splits.csv, or MIDI folder")
@@ -300,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `velocity-bert info x.mid | head -1`: the reader left; say nothing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own recipe
+        return 1
     except Exception as err:  # a user sees one line, never a traceback
         print(f"error: {_one_line(err)}", file=sys.stderr)
         return 2
