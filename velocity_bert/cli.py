@@ -1,5 +1,5 @@
-"""`velocity-bert` command line: humanize, info, evaluate, analyze, demo. Reads and writes files; never sees a tensor
-(the pipeline and decoding do the work)."""
+"""`velocity-bert` command line: humanize, info, evaluate, analyze, demo. Reads and writes files;
+never sees a tensor (the pipeline and decoding do the work)."""
 
 from __future__ import annotations
 
