@@ -99,6 +99,14 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def pipe(tiny_model_dir):
+    """The pipeline over the tiny model, loaded once per test module."""
+    import velocity_bert as vb
+
+    return vb.load_pipeline(str(tiny_model_dir))
+
+
 @pytest.fixture(scope="session")
 def asap() -> Path:
     if not (ASAP / "splits.csv").is_file():

@@ -7,12 +7,6 @@ import velocity_bert as vb
 from tests.conftest import make_score
 from tests.test_modeling import run_without_package
 from tests.test_notes import assert_same_but_velocities
-from velocity_bert.decoding import interpolated_median
-
-
-@pytest.fixture(scope="module")
-def pipe(tiny_model_dir):
-    return vb.load_pipeline(str(tiny_model_dir))
 
 
 def test_contract_every_velocity(pipe, midi_file):
@@ -83,12 +77,6 @@ def test_batch_size_batches_windows_for_a_list_of_files(tiny_model_dir, pipe, mi
     assert [o["velocities"] for o in batched([str(midi_file), long])] == expected
 
 
-def test_low_temperature_samples_the_mode(pipe, midi_file):
-    """Sampling sharpens toward the most likely level instead of underflowing to NaN."""
-    cold = pipe(str(midi_file), sample=True, seed=1, temperature=1e-4)["velocities"]
-    assert cold == pipe(str(midi_file), estimate="mode")["velocities"]
-
-
 @pytest.mark.parametrize(
     "option, message",
     [
@@ -121,12 +109,6 @@ def test_a_model_neither_folder_nor_repo_is_named(midi_file, tmp_path):
         vb.load_pipeline("velocity-org/not-in-the-cache")  # tests run with HF_HUB_OFFLINE=1
 
 
-def test_long_piece_uses_many_windows(pipe):
-    score = make_score(700, seed=3)
-    out = pipe(score, passes=3)
-    assert len(out["velocities"]) == len(vb.load_notes(score))
-
-
 def test_task_name_with_registered_package(tiny_model_dir, midi_file):
     pipe = pipeline("velocity-prediction", model=str(tiny_model_dir), pipeline_class=vb.VelocityPredictionPipeline)
     assert len(pipe(str(midi_file))["velocities"]) == len(vb.load_notes(midi_file))
@@ -143,83 +125,3 @@ def test_pipeline_through_remote_code(tiny_model_dir, midi_file, tmp_path):
         tmp_path,
     )
     assert out.strip().splitlines()[-1] == str(expected)
-
-
-@pytest.mark.parametrize("estimate", ["median", "mean"])
-def test_point_estimates(pipe, midi_file, estimate):
-    notes = vb.load_notes(midi_file)
-    out = np.asarray(pipe(str(midi_file), estimate=estimate)["velocities"])
-    assert len(out) == len(notes) and out.min() >= 1 and out.max() <= 127
-    # Both are estimates on the velocity line, not level values (the old median was a level's).
-    assert not set(out.tolist()) <= set(vb.VelocityBertTokenizer().velocities.tolist())
-    with pytest.raises(ValueError, match="estimate"):
-        pipe(str(midi_file), estimate="average")
-
-
-def test_default_estimate_is_the_median_and_mode_plays_levels(pipe, midi_file):
-    default = pipe(str(midi_file))["velocities"]
-    assert default == pipe(str(midi_file), estimate="median")["velocities"]
-    mode = pipe(str(midi_file), estimate="mode")["velocities"]
-    assert mode != default and set(mode) <= set(vb.VelocityBertTokenizer().velocities.tolist())
-
-
-def test_median_is_interpolated_within_its_level():
-    tok = vb.VelocityBertTokenizer()
-    lo, hi = tok.level_bounds()
-    probs = np.zeros((3, tok.num_velocities))
-    probs[0, 5] = 1.0  # all mass on one level: the middle of its stretch
-    probs[1, [4, 5, 6]] = [0.25, 0.5, 0.25]  # symmetric: the same middle
-    probs[2, [4, 5]] = [0.45, 0.55]  # the 0.5 quantile sits just inside level 5
-    out = interpolated_median(probs, lo, hi)
-    middle = (lo[5] + hi[5]) / 2
-    assert out[0] == pytest.approx(middle) and out[1] == pytest.approx(middle)
-    assert out[2] == pytest.approx(lo[5] + (0.05 / 0.55) * (hi[5] - lo[5]))
-    # Velocities drawn from such a distribution: the interpolated median errs less than the level's.
-    rng = np.random.default_rng(0)
-    level = rng.choice(tok.num_velocities, size=20000, p=probs[2])
-    true = rng.uniform(lo[level], hi[level])
-    assert np.abs(true - out[2]).mean() < np.abs(true - tok.velocities[5]).mean()
-
-
-def _windows_run(pipe, score, **kwargs) -> int:
-    """How many windows the model encodes for one call (a forward hook counts batch rows)."""
-    rows = []
-    handle = pipe.model.register_forward_hook(
-        lambda m, args, kw, out: rows.append(kw["input_ids"].shape[0]), with_kwargs=True
-    )
-    try:
-        pipe(score, **kwargs)
-    finally:
-        handle.remove()
-    return sum(rows)
-
-
-def test_passes_cost_one_encoder_run_each(pipe):
-    score = make_score(700, seed=3)
-    n = len(vb.load_notes(score))
-    windows = len(vb.decoding.window_starts(n, pipe.model.config.window_length, pipe.model.config.window_overlap))
-    assert _windows_run(pipe, score) == windows  # default: one pass
-    assert _windows_run(pipe, score, passes=3) == 3 * windows
-    mask = np.random.default_rng(0).random(n) < 0.15  # spread over the piece: every window owns some
-    # The second pass skips windows that own no note still hidden.
-    assert windows < _windows_run(pipe, score, mask=mask, passes=2) <= 2 * windows
-
-
-def test_overlap_option(pipe):
-    score = make_score(700, seed=3)
-    assert _windows_run(pipe, score, passes=1, overlap=0) < _windows_run(pipe, score, passes=1)
-    out = pipe(score, overlap=0)
-    assert len(out["velocities"]) == len(vb.load_notes(score))
-    with pytest.raises(ValueError, match="overlap"):
-        pipe(score, overlap=pipe.model.config.window_length)
-
-
-def test_windows_combine(pipe):
-    short = make_score(30, seed=1)
-    assert len(vb.load_notes(short)) <= pipe.model.config.window_length  # one window: nothing to combine
-    assert pipe(short, combine="owner")["velocities"] == pipe(short, combine="mean")["velocities"]
-    score = make_score(700, seed=3)
-    owner = pipe(score, passes=1, combine="owner")["velocities"]
-    assert pipe(score, passes=1, combine="mean")["velocities"] != owner  # overlapping windows vote
-    with pytest.raises(ValueError, match="combine"):
-        pipe(score, combine="max")
