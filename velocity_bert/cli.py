@@ -208,7 +208,7 @@ def cmd_info(args) -> int:
     print(f"{'track':>5}  {'name':<24}{'notes':>7}{'velocity mean':>15}{'SD':>6}{'min':>5}{'max':>5}")
     for i in sorted(set(notes.track.tolist())):
         v = notes.velocity[notes.track == i]
-        name = notes.track_names[i] if i < len(notes.track_names) else ""
+        name = notes.track_names[i]
         print(f"{i:>5}  {name[:23]:<24}{len(v):>7}{v.mean():>15.1f}{v.std():>6.1f}{v.min():>5}{v.max():>5}")
     return 0
 
