@@ -103,6 +103,14 @@ def test_real_files_round_trip(asap, tmp_path):
         assert len(load_notes(tmp_path / "x.mid")) == len(notes)
 
 
+def test_a_midi_file_is_known_by_its_content_not_its_name(midi_file, tmp_path):
+    """A browser download, a temporary file or a karaoke file is MIDI under any name."""
+    expected = load_notes(midi_file)
+    for name in ("download", "song.kar", "song.MID", "song.smf"):
+        (tmp_path / name).write_bytes(midi_file.read_bytes())
+        np.testing.assert_array_equal(load_notes(tmp_path / name).velocity, expected.velocity)
+
+
 @pytest.mark.parametrize(
     "content, message",
     [

@@ -81,7 +81,9 @@ def read_score(source: str | os.PathLike | bytes | symusic.Score) -> symusic.Sco
                 head = f.read(4)
             if head != b"MThd":
                 raise MidiInputError("not a MIDI file (no MThd header)")
-            score = symusic.Score(str(path))
+            # By content: symusic guesses the format from the suffix otherwise, and refuses a
+            # MIDI file named .kar, .smf or nothing at all (a browser download, a temporary file).
+            score = symusic.Score.from_file(str(path), fmt="midi")
     except MidiInputError:
         raise
     except Exception as err:  # symusic raises RuntimeError/ValueError with C++ messages
