@@ -298,6 +298,8 @@ def test_info_lists_what_tracks_takes(midi_file, tmp_path, capsys):
     assert main(["info", str(midi_file)]) == 0
     head, columns, *rows = capsys.readouterr().out.strip().splitlines()
     assert head.startswith(f"{midi_file}: {len(notes)} notes, ") and columns.split()[:3] == ["track", "name", "notes"]
+    drums = sum(len(t.notes) for t in symusic.Score(str(midi_file)).tracks if t.is_drum)
+    assert head.endswith(f" s ({drums} drum notes left untouched)")
     for row, i in zip(rows, (0, 1), strict=True):  # the drum track is left out
         index, name, count, mean, sd, low, high = row.split()
         v = notes.velocity[notes.track == i]
@@ -308,5 +310,8 @@ def test_info_lists_what_tracks_takes(midi_file, tmp_path, capsys):
             v.min(),
             v.max(),
         )
+    make_score(drums=False).dump_midi(str(tmp_path / "piano.mid"))
+    assert main(["info", str(tmp_path / "piano.mid")]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(" s")  # no drums, no word of them
     assert main(["info", str(tmp_path / "nothing.mid")]) == 2
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nothing.mid'}: no such file"

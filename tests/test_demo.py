@@ -5,6 +5,7 @@ import shutil
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
 import symusic
 
@@ -13,7 +14,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 
 import velocity_bert as vb  # noqa: E402
 from tests.test_notes import assert_same_but_velocities  # noqa: E402
-from velocity_bert.demo import build_demo  # noqa: E402
+from velocity_bert.demo import build_demo, track_choices  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -35,7 +36,7 @@ def app_url(tiny_model_dir):
 
 
 def call(url, path, **kw):
-    args = dict(mode="Everything", start=0, end=30, seed=0, keep=True, low=30, high=100) | kw
+    args = dict(mode="Everything", start=0, end=30, seed=0, keep=True, low=30, high=100, tracks=[]) | kw
     return Client(url, verbose=False).predict(handle_file(str(path)), *args.values(), api_name="/humanize")
 
 
@@ -54,6 +55,30 @@ def test_bad_file_gives_message_and_app_keeps_serving(app_url, midi_file, tmp_pa
     assert message.startswith("Cannot use this file") and midi_out is None
     message, midi_out, *_ = call(app_url, midi_file)
     assert midi_out is not None
+
+
+def test_only_the_tracks_picked(app_url, midi_file, tmp_path):
+    """The picker offers each track with notes once a file is loaded; an API client may name tracks
+    directly, as `--tracks` does. The other tracks keep their velocities exactly."""
+    notes = vb.load_notes(midi_file)
+    left = notes.track == 1
+    assert track_choices(str(midi_file)) == [
+        (f"0: right ({int((~left).sum())} notes)", "0"),
+        (f"1: left ({int(left.sum())} notes)", "1"),
+    ]
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"junk")
+    assert track_choices(str(bad)) == [] and track_choices(None) == []
+    for pick in (["1"], ["Left"]):
+        message, midi_out, *_ = call(app_url, midi_file, tracks=pick)
+        after = vb.load_notes(midi_out)
+        assert np.array_equal(after.velocity[~left], notes.velocity[~left]), message
+        assert not np.array_equal(after.velocity[left], notes.velocity[left])
+    message, midi_out, *_ = call(app_url, midi_file, tracks=["drums"])
+    assert midi_out is None and message.startswith("Cannot humanize with these settings: no notes in a track 'drums'")
+    late = float(notes.onset_sec[left].max()) + 0.001  # right-hand notes only, after it
+    message, midi_out, *_ = call(app_url, midi_file, tracks=["1"], mode="A passage", start=late, end=late + 60)
+    assert midi_out is None and "No notes of the chosen tracks" in message
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -80,11 +105,19 @@ def test_in_headless_browser(app_url, midi_file):
         page = browser.new_page()
         page.goto(app_url, wait_until="domcontentloaded")
         page.locator("input[type=file]").first.set_input_files(str(midi_file))
+        page.get_by_label("only these tracks (none: all)").click()  # filled from the uploaded file
+        page.get_by_role("option", name="1: left").click()
         page.get_by_role("button", name="Humanize").click()
         page.locator("#piano-roll img").wait_for(timeout=120_000)
         link = page.locator("a[download*=humanized]").first  # the output, not the uploaded input
         link.wait_for(timeout=60_000)
         assert link.get_attribute("download").endswith("_humanized.mid")
+        with page.expect_download() as download:
+            link.click()
+        got = vb.load_notes(download.value.path())
+        notes, left = vb.load_notes(midi_file), vb.load_notes(midi_file).track == 1
+        assert np.array_equal(got.velocity[~left], notes.velocity[~left])  # only the left hand changed
+        assert not np.array_equal(got.velocity[left], notes.velocity[left])
         page.screenshot(path=str(ARTIFACTS / "demo.png"), full_page=True)
         browser.close()
     assert (ARTIFACTS / "demo.png").stat().st_size > 10_000

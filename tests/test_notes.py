@@ -5,7 +5,14 @@ import pytest
 import symusic
 
 from tests.conftest import make_score
-from velocity_bert.notes import MidiInputError, load_notes, save_score, write_velocities
+from velocity_bert.notes import (
+    MidiInputError,
+    load_notes,
+    save_score,
+    track_mask,
+    tracks_with_notes,
+    write_velocities,
+)
 
 
 def test_canonical_order_and_drums_excluded(midi_file):
@@ -215,3 +222,17 @@ def test_a_folder_or_a_wrong_type_is_named_as_such(tmp_path):
     for wrong in (123, None, ["a.mid"]):
         with pytest.raises(TypeError, match="path, bytes or a symusic.Score"):
             load_notes(wrong)
+
+
+def test_tracks_are_picked_by_index_or_name(midi_file):
+    """What `--tracks` and the demo's picker take: an index as in the file's track list (the drum
+    track, index 2, has no notes here) or a name in any case; anything else lists what there is."""
+    notes = load_notes(midi_file)
+    left = notes.track == 1
+    assert tracks_with_notes(notes) == [(0, "right", int((~left).sum())), (1, "left", int(left.sum()))]
+    for wanted in (["1"], [1], [" LEFT "], ["01", "left"]):
+        np.testing.assert_array_equal(track_mask(notes, wanted), left)
+    assert track_mask(notes, ["right", "1"]).all()
+    for missing in ("2", "drums", "middle"):
+        with pytest.raises(ValueError, match=rf"^no notes in a track '{missing}'; the tracks with notes: 0 'right' \("):
+            track_mask(notes, ["0", missing])

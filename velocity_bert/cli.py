@@ -53,7 +53,7 @@ def _options(args) -> dict:
 
 def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | None, args) -> int:
     """`source`: a path or the bytes read from stdin; `dst` None: write to stdout."""
-    from .notes import load_notes, midi_bytes, save_score
+    from .notes import load_notes, midi_bytes, save_score, track_mask
     from .plotting import piano_roll
 
     notes = load_notes(source)
@@ -68,7 +68,7 @@ def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | No
             piece = f"its notes start between {notes.onset_sec[0]:.1f} and {notes.onset_sec[-1]:.1f} s"
             raise ValueError(f"no notes start{since}{' and' if since and until else ''}{until} ({piece})")
     if args.tracks:
-        chosen = _track_mask(notes, args.tracks)
+        chosen = track_mask(notes, args.tracks)
         mask = chosen if mask is None else mask & chosen
         if not mask.any():
             raise ValueError("no notes of the chosen tracks start in the chosen time range")
@@ -82,22 +82,6 @@ def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | No
         plot.parent.mkdir(parents=True, exist_ok=True)
         piano_roll(out["notes"], out["notes"].velocity, np.asarray(out["velocities"]), plot)
     return len(notes)
-
-
-def _track_mask(notes, wanted: list[str]):
-    """Notes of the tracks asked for, each by index (as in the file's track list) or by name."""
-    names = notes.track_names
-    present = sorted(set(notes.track.tolist()))
-    picked = set()
-    for w in wanted:
-        hits = [int(w)] if w.isdigit() else [i for i in present if names[i].strip().lower() == w.strip().lower()]
-        if not hits or hits[0] not in present:
-            listing = ", ".join(
-                f"{i}{f' {names[i]!r}' if names[i] else ''} ({int((notes.track == i).sum())} notes)" for i in present
-            )
-            raise ValueError(f"no notes in a track {w!r}; the tracks with notes: {listing}")
-        picked.update(hits)
-    return np.isin(notes.track, sorted(picked))
 
 
 def _into(given: str, name: str) -> Path:
@@ -196,19 +180,21 @@ def cmd_evaluate(args) -> int:
 def cmd_info(args) -> int:
     """What humanize would see in a file: its length and, per track with notes, the index and name
     that --tracks takes and how its velocities spread (an SD of 0 is a flat export)."""
-    from .notes import MidiInputError, load_notes
+    from .notes import MidiInputError, load_notes, read_score, tracks_with_notes
 
     label = "stdin" if args.input == STDIO else args.input
     try:
-        notes = load_notes(sys.stdin.buffer.read() if args.input == STDIO else args.input)
+        score = read_score(sys.stdin.buffer.read() if args.input == STDIO else args.input)
+        notes = load_notes(score)
     except MidiInputError as err:
         raise MidiInputError(f"{label}: {err}") from None
     end = float(np.max(notes.onset_sec + notes.duration_sec))
-    print(f"{label}: {_count(len(notes), 'note')}, {end:.1f} s (drum tracks left out)")
+    drums = sum(len(t.notes) for t in score.tracks if t.is_drum)
+    left_out = f" ({_count(drums, 'drum note')} left untouched)" if drums else ""
+    print(f"{label}: {_count(len(notes), 'note')}, {end:.1f} s{left_out}")
     print(f"{'track':>5}  {'name':<24}{'notes':>7}{'velocity mean':>15}{'SD':>6}{'min':>5}{'max':>5}")
-    for i in sorted(set(notes.track.tolist())):
+    for i, name, _ in tracks_with_notes(notes):
         v = notes.velocity[notes.track == i]
-        name = notes.track_names[i]
         print(f"{i:>5}  {name[:23]:<24}{len(v):>7}{v.mean():>15.1f}{v.std():>6.1f}{v.min():>5}{v.max():>5}")
     return 0
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import DEFAULT_MODEL, MidiInputError, load_notes, load_pipeline, save_score
+from .notes import track_mask, tracks_with_notes
 from .plotting import piano_roll, velocity_curve
 
 # Package data, so a plain `pip install` and a Space (which carries the package) both have them.
@@ -51,9 +52,11 @@ def humanize(
     keep_range: bool,
     low: float,
     high: float,
+    tracks: list[str] | None = None,
     model: str = DEFAULT_MODEL,
 ):
-    """Returns (message, midi, piano roll, curve, audio before, audio after)."""
+    """Returns (message, midi, piano roll, curve, audio before, audio after). `tracks`: indices or
+    names, as `humanize --tracks` takes them; none: every track."""
     empty = (None, None, None, None, None)
     if midi_file is None:
         return ("Upload a MIDI file or pick an example.", *empty)
@@ -69,6 +72,11 @@ def humanize(
                     f"No notes start between {start:g} and {end:g} seconds (the piece lasts {notes.onset_sec[-1]:.0f} s).",
                     *empty,
                 )
+        if tracks:
+            chosen = track_mask(notes, tracks)
+            mask = chosen if mask is None else mask & chosen
+            if not mask.any():
+                return ("No notes of the chosen tracks start in that passage.", *empty)
         options = {}
         if seed:
             options.update(sample=True, seed=int(seed))
@@ -99,8 +107,20 @@ def humanize(
         )
     except MidiInputError as err:
         return (f"Cannot use this file: {err}", *empty)
-    except ValueError as err:  # an option DecodingOptions refuses, e.g. a range with low >= high
+    except ValueError as err:  # an option refused: a range with low >= high, a track not there
         return (f"Cannot humanize with these settings: {err}", *empty)
+
+
+def track_choices(midi_file) -> list[tuple[str, str]]:
+    """(label, value) per track with notes, for the picker; none for a file that cannot be read
+    (humanizing it then says why)."""
+    if midi_file is None:
+        return []
+    try:
+        notes = load_notes(Path(midi_file if isinstance(midi_file, str) else midi_file.name))
+    except MidiInputError:
+        return []
+    return [(f"{i}: {name or 'unnamed'} ({n} notes)", str(i)) for i, name, n in tracks_with_notes(notes)]
 
 
 def build_demo(model: str = DEFAULT_MODEL):
@@ -122,6 +142,11 @@ def build_demo(model: str = DEFAULT_MODEL):
                 with gr.Row():
                     start = gr.Number(0, label="from (s)")
                     end = gr.Number(30, label="to (s)")
+                # Custom values, so an API client can name tracks without first loading the file
+                # into this session (the choices are filled per session, on upload).
+                tracks = gr.Dropdown(
+                    [], value=[], multiselect=True, allow_custom_value=True, label="only these tracks (none: all)"
+                )
                 seed = gr.Number(0, precision=0, label="seed (0: the best estimate; other: another rendition)")
                 keep = gr.Checkbox(True, label="keep the model's dynamic range")
                 with gr.Row():
@@ -137,9 +162,10 @@ def build_demo(model: str = DEFAULT_MODEL):
                 curve = gr.Image(label="Velocity over time", type="filepath")
                 audio_before = gr.Audio(label="Before", type="filepath")
                 audio_after = gr.Audio(label="After", type="filepath")
+        midi.change(lambda f: gr.Dropdown(choices=track_choices(f), value=[]), inputs=midi, outputs=tracks)
         button.click(
             lambda *args: humanize(*args, model=model),
-            inputs=[midi, mode, start, end, seed, keep, low, high],
+            inputs=[midi, mode, start, end, seed, keep, low, high, tracks],
             outputs=[message, midi_out, roll, curve, audio_before, audio_after],
             api_name="humanize",
         )

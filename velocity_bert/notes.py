@@ -226,6 +226,27 @@ def _sustained_durations(
     return np.where(held, ends[np.maximum(idx, 0)] - onset, duration)
 
 
+def tracks_with_notes(notes: Notes) -> list[tuple[int, str, int]]:
+    """(index in the file's track list, name, notes) for each track with notes: what a user picks
+    from (`humanize --tracks`, `info`, the demo's track picker)."""
+    return [(i, notes.track_names[i], int((notes.track == i).sum())) for i in sorted(set(notes.track.tolist()))]
+
+
+def track_mask(notes: Notes, wanted: list[str | int]) -> np.ndarray:
+    """True for the notes of the tracks asked for, each by index or by name (case and surrounding
+    spaces ignored). A track without notes raises ValueError listing the tracks that have some."""
+    present = tracks_with_notes(notes)
+    picked = set()
+    for w in wanted:
+        w = str(w).strip()
+        hits = [i for i, name, _ in present if (i == int(w) if w.isdigit() else name.strip().lower() == w.lower())]
+        if not hits:
+            listing = ", ".join(f"{i}{f' {name!r}' if name else ''} ({n} notes)" for i, name, n in present)
+            raise ValueError(f"no notes in a track {w!r}; the tracks with notes: {listing}")
+        picked.update(hits)
+    return np.isin(notes.track, sorted(picked))
+
+
 def write_velocities(
     source: str | os.PathLike | bytes | symusic.Score, notes: Notes, velocities: np.ndarray
 ) -> symusic.Score:
