@@ -45,8 +45,13 @@ def test_mask_keeps_other_notes_exactly(pipe, midi_file):
     mask[40:80] = True
     out = np.asarray(pipe(str(midi_file), mask=mask)["velocities"])
     np.testing.assert_array_equal(out[~mask], notes.velocity[~mask])
-    with pytest.raises(ValueError, match="mask"):
+    with pytest.raises(ValueError, match=f"^mask has {len(notes) - 1} entries for {len(notes)} notes$"):
         pipe(str(midi_file), mask=mask[:-1])
+    as_ints = np.asarray(pipe(str(midi_file), mask=mask.astype(int).tolist())["velocities"])
+    np.testing.assert_array_equal(as_ints, out)  # 0/1 is a mask too
+    indices = np.arange(len(notes)) % 7  # the right length, but note numbers, not one bool per note
+    with pytest.raises(ValueError, match="one bool per note.*not indices"):
+        pipe(str(midi_file), mask=indices)
 
 
 def test_sampling_seeds_and_range(pipe, midi_file):

@@ -87,9 +87,13 @@ class VelocityPredictionPipeline(Pipeline):
     def preprocess(self, source, mask=None) -> dict:
         score = read_score(source)  # parse once; notes and the written result share it
         notes = load_notes(score)
-        hidden = np.ones(len(notes), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+        hidden = np.ones(len(notes), dtype=bool) if mask is None else np.asarray(mask)
+        # Only booleans (or 0/1): a list of note indices, [3, 10, 12], must not pass as one.
+        if hidden.dtype != bool and not (hidden.dtype.kind in "iuf" and np.isin(hidden, (0, 1)).all()):
+            raise ValueError("mask is one bool per note, in load_notes' order (True: predict it), not indices")
         if hidden.shape != (len(notes),):
             raise ValueError(f"mask has {hidden.size} entries for {len(notes)} notes")
+        hidden = hidden.astype(bool)
         # A caller's Score is written back in its own time unit (ticks, quarters or seconds).
         return {"source": source if isinstance(source, Score) else score, "notes": notes, "hidden": hidden}
 
