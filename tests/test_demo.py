@@ -78,7 +78,15 @@ def test_only_the_tracks_picked(app_url, midi_file, tmp_path):
     assert midi_out is None and message.startswith("Cannot humanize with these settings: no notes in a track 'drums'")
     late = float(notes.onset_sec[left].max()) + 0.001  # right-hand notes only, after it
     message, midi_out, *_ = call(app_url, midi_file, tracks=["1"], mode="A passage", start=late, end=late + 60)
-    assert midi_out is None and "No notes of the chosen tracks" in message
+    assert midi_out is None and message == (
+        "Cannot humanize with these settings: no notes of the chosen tracks start in the chosen time range"
+    )
+    message, midi_out, *_ = call(app_url, midi_file, mode="A passage", start=500, end=600)
+    t = notes.onset_sec
+    assert midi_out is None and message == (
+        "Cannot humanize with these settings: no notes start at or after 500 s and before 600 s "
+        f"(its notes start between {t[0]:.1f} and {t[-1]:.1f} s)"
+    )
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ from velocity_bert.notes import (
     MidiInputError,
     load_notes,
     save_score,
+    selection_mask,
     track_mask,
     tracks_with_notes,
     write_velocities,
@@ -236,3 +238,18 @@ def test_tracks_are_picked_by_index_or_name(midi_file):
     for missing in ("2", "drums", "middle"):
         with pytest.raises(ValueError, match=rf"^no notes in a track '{missing}'; the tracks with notes: 0 'right' \("):
             track_mask(notes, ["0", missing])
+
+
+def test_selection_by_time_and_track(midi_file):
+    """What humanize and the demo hide: a passage in seconds (either end open), tracks, or both."""
+    notes = load_notes(midi_file)
+    assert selection_mask(notes) is None  # every note
+    t, left = notes.onset_sec, notes.track == 1
+    np.testing.assert_array_equal(selection_mask(notes, start=10), t >= 10)
+    np.testing.assert_array_equal(selection_mask(notes, 5, 10), (t >= 5) & (t < 10))
+    np.testing.assert_array_equal(selection_mask(notes, end=10, tracks=["left"]), (t < 10) & left)
+    where = re.escape(f"(its notes start between {t[0]:.1f} and {t[-1]:.1f} s)")
+    with pytest.raises(ValueError, match=rf"^no notes start before 0 s {where}$"):
+        selection_mask(notes, end=0)
+    with pytest.raises(ValueError, match="^no notes of the chosen tracks start in the chosen time range$"):
+        selection_mask(notes, start=float(t[left].max()) + 0.001, tracks=[1])

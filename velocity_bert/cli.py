@@ -53,25 +53,11 @@ def _options(args) -> dict:
 
 def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | None, args) -> int:
     """`source`: a path or the bytes read from stdin; `dst` None: write to stdout."""
-    from .notes import load_notes, midi_bytes, save_score, track_mask
+    from .notes import load_notes, midi_bytes, save_score, selection_mask
     from .plotting import piano_roll
 
     notes = load_notes(source)
-    mask = None
-    if args.start is not None or args.end is not None:
-        start = -np.inf if args.start is None else args.start
-        end = np.inf if args.end is None else args.end
-        mask = (notes.onset_sec >= start) & (notes.onset_sec < end)
-        if not mask.any():
-            since = "" if args.start is None else f" at or after {args.start:g} s"
-            until = "" if args.end is None else f" before {args.end:g} s"
-            piece = f"its notes start between {notes.onset_sec[0]:.1f} and {notes.onset_sec[-1]:.1f} s"
-            raise ValueError(f"no notes start{since}{' and' if since and until else ''}{until} ({piece})")
-    if args.tracks:
-        chosen = track_mask(notes, args.tracks)
-        mask = chosen if mask is None else mask & chosen
-        if not mask.any():
-            raise ValueError("no notes of the chosen tracks start in the chosen time range")
+    mask = selection_mask(notes, args.start, args.end, args.tracks)
     out = pipe(source if isinstance(source, bytes) else str(source), mask=mask, **_options(args))
     if dst is None:
         sys.stdout.buffer.write(midi_bytes(out["score"]))

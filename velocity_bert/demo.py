@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import DEFAULT_MODEL, MidiInputError, load_notes, load_pipeline, save_score
-from .notes import track_mask, tracks_with_notes
+from .notes import selection_mask, tracks_with_notes
 from .plotting import piano_roll, velocity_curve
 
 # Package data, so a plain `pip install` and a Space (which carries the package) both have them.
@@ -64,19 +64,8 @@ def humanize(
     out_dir = Path(tempfile.mkdtemp(prefix="velocity-bert-"))
     try:
         notes = load_notes(src)
-        mask = None
-        if mode == "A passage":
-            mask = (notes.onset_sec >= start) & (notes.onset_sec < end)
-            if not mask.any():
-                return (
-                    f"No notes start between {start:g} and {end:g} seconds (the piece lasts {notes.onset_sec[-1]:.0f} s).",
-                    *empty,
-                )
-        if tracks:
-            chosen = track_mask(notes, tracks)
-            mask = chosen if mask is None else mask & chosen
-            if not mask.any():
-                return ("No notes of the chosen tracks start in that passage.", *empty)
+        passage = (start, end) if mode == "A passage" else (None, None)
+        mask = selection_mask(notes, *passage, tracks)
         options = {}
         if seed:
             options.update(sample=True, seed=int(seed))
@@ -107,7 +96,7 @@ def humanize(
         )
     except MidiInputError as err:
         return (f"Cannot use this file: {err}", *empty)
-    except ValueError as err:  # an option refused: a range with low >= high, a track not there
+    except ValueError as err:  # a range with low >= high, a track not there, a passage without notes
         return (f"Cannot humanize with these settings: {err}", *empty)
 
 

@@ -247,6 +247,29 @@ def track_mask(notes: Notes, wanted: list[str | int]) -> np.ndarray:
     return np.isin(notes.track, sorted(picked))
 
 
+def selection_mask(
+    notes: Notes, start: float | None = None, end: float | None = None, tracks: list[str | int] | None = None
+) -> np.ndarray | None:
+    """The notes to predict: those starting in [start, end) seconds, of the tracks named (see
+    track_mask); None when nothing narrows them (every note). A choice that leaves no note raises
+    ValueError saying where the notes are, for humanize and the demo alike."""
+    mask = None
+    if start is not None or end is not None:
+        lo, hi = -np.inf if start is None else start, np.inf if end is None else end
+        mask = (notes.onset_sec >= lo) & (notes.onset_sec < hi)
+        if not mask.any():
+            since = "" if start is None else f" at or after {start:g} s"
+            until = "" if end is None else f" before {end:g} s"
+            piece = f"its notes start between {notes.onset_sec[0]:.1f} and {notes.onset_sec[-1]:.1f} s"
+            raise ValueError(f"no notes start{since}{' and' if since and until else ''}{until} ({piece})")
+    if tracks:
+        chosen = track_mask(notes, tracks)
+        mask = chosen if mask is None else mask & chosen
+        if not mask.any():
+            raise ValueError("no notes of the chosen tracks start in the chosen time range")
+    return mask
+
+
 def write_velocities(
     source: str | os.PathLike | bytes | symusic.Score, notes: Notes, velocities: np.ndarray
 ) -> symusic.Score:
