@@ -13,6 +13,7 @@ import velocity_bert as vb
 from tests.conftest import make_score
 from tests.test_notes import assert_same_but_velocities
 from velocity_bert.cli import main
+from velocity_bert.data import list_files
 
 
 def test_humanize_file_and_passage(tiny_model_dir, midi_file, tmp_path, capsys):
@@ -152,6 +153,11 @@ def test_evaluate_a_flat_folder_and_write_json_into_a_new_folder(tiny_model_dir,
         and written["unreadable_files"] == 1
         and set(written["results"]) == {"velocity_bert", "folder_median", "nearest16_median"}
     )
+    capsys.readouterr()
+    empty = next(s for s in ("train", "validation", "test") if not list_files(data, s))
+    assert main([*argv[:4], "--split", empty]) == 2
+    said = capsys.readouterr().err  # one line, no progress bar over no files before it
+    assert said == f"error: no usable MIDI files in the {empty} split of {data} (--split all uses every file)\n"
 
 
 BAD_INPUTS = {

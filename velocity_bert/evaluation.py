@@ -114,6 +114,8 @@ def evaluate(
     The report's decode_seconds is the time spent in decoding alone, without reading MIDI."""
     options = options or DecodingOptions()
     files = list(files) if files is not None else list_files(data_dir, split)[:max_files]
+    if not files:
+        raise MidiInputError(_no_files(data_dir, split))
     rng = np.random.default_rng(seed)
     constant = "train_median"
     median = train_median(data_dir) if split != ALL else None
