@@ -321,3 +321,15 @@ def test_info_lists_what_tracks_takes(midi_file, tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[0].endswith(" s")  # no drums, no word of them
     assert main(["info", str(tmp_path / "nothing.mid")]) == 2
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nothing.mid'}: no such file"
+
+
+def test_every_option_says_what_it_does():
+    """`velocity-bert CMD --help` explains every option, not just lists it."""
+    import argparse
+
+    from velocity_bert.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            assert action.help, f"{name} {'/'.join(action.option_strings) or action.dest} has no help"

@@ -21,6 +21,7 @@ PASSES_HELP = "mask-predict passes (default 1: more were less accurate on valida
 OVERLAP_HELP = "notes shared by neighbouring windows (default: the model's window_overlap)"
 # data.SPLITS plus data.ALL, spelled out so that the CLI starts without importing `datasets` (0.5 s).
 SPLIT_CHOICES = ("train", "validation", "test", "all")
+DATA_HELP = "a MAESTRO folder (its csv), a folder with splits.csv, or any folder of MIDI files"
 ESTIMATE_HELP = "median (default, most accurate on validation); mode: most likely level (more dynamic range); mean"
 
 
@@ -248,7 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="sample a rendition with this seed (default: the best estimate, see --estimate)",
     )
-    h.add_argument("--temperature", type=float, default=1.0)
+    h.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="with --seed: below 1 nearer the most likely level, above 1 freer (default 1)",
+    )
     h.add_argument("--passes", type=int, default=None, help=PASSES_HELP)
     h.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
     h.add_argument("--estimate", default=None, choices=ESTIMATES, help=ESTIMATE_HELP)
@@ -266,29 +272,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="measure a model against baselines on a split")
     e.add_argument("model", nargs="?", default=None, help="model folder or repo id (default: the bundled model)")
-    e.add_argument("--data", required=True, help="MAESTRO folder, folder with splits.csv, or MIDI folder")
-    e.add_argument("--split", default="test", choices=SPLIT_CHOICES, help="all: every file (your own folder, say)")
-    e.add_argument("--setting", default="random15", choices=("random15", "span", "all"))
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--data", required=True, help=DATA_HELP)
+    e.add_argument(
+        "--split", default="test", choices=SPLIT_CHOICES, help="default test; all: every file (your own folder, say)"
+    )
+    e.add_argument(
+        "--setting",
+        default="random15",
+        choices=("random15", "span", "all"),
+        help="what is hidden: 15%% of notes at random, ~5 s spans, or every velocity (default random15)",
+    )
+    e.add_argument("--seed", type=int, default=0, help="which notes are hidden (default 0, as in BENCHMARKS.md)")
     e.add_argument("--passes", type=int, default=None, help=PASSES_HELP)
     e.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
     e.add_argument("--files", type=int, default=None, help="only the first N files")
     e.add_argument("--estimate", default=None, choices=ESTIMATES, help=ESTIMATE_HELP)
-    e.add_argument("--json", default=None)
+    e.add_argument("--json", default=None, help="also write the whole report here (per system, piece-averaged too)")
     e.set_defaults(func=cmd_evaluate)
 
     a = sub.add_parser("analyze", help="per-layer analysis of what the model attends to")
     a.add_argument("model", nargs="?", default=None, help="model folder or repo id (default: the bundled model)")
-    a.add_argument("--data", required=True)
-    a.add_argument("--split", default="test", choices=SPLIT_CHOICES)
-    a.add_argument("--files", type=int, default=20)
-    a.add_argument("--seed", type=int, default=0)
-    a.add_argument("--out", required=True)
+    a.add_argument("--data", required=True, help=DATA_HELP)
+    a.add_argument("--split", default="test", choices=SPLIT_CHOICES, help="default test")
+    a.add_argument("--files", type=int, default=20, help="the first N files of the split (default 20)")
+    a.add_argument("--seed", type=int, default=0, help="which notes are hidden (default 0)")
+    a.add_argument("--out", required=True, help="folder for analysis.md, analysis.json and the figures")
     a.set_defaults(func=cmd_analyze)
 
     d = sub.add_parser("demo", help="start the browser demo on 127.0.0.1")
-    d.add_argument("--model", default=None)
-    d.add_argument("--port", type=int, default=7860)
+    d.add_argument("--model", default=None, help="model folder or Hub repo id (default: the bundled model)")
+    d.add_argument("--port", type=int, default=7860, help="default 7860")
     d.set_defaults(func=cmd_demo)
     return parser
 
