@@ -28,10 +28,11 @@ NEW_MODEL_DROPOUT = 0.1  # ModelArguments says why
 @dataclass
 class ModelArguments:
     model_name_or_path: str | None = field(default=None, metadata={"help": "fine-tune from this model"})
-    hidden_size: int = 256
-    num_hidden_layers: int = 4
-    num_attention_heads: int = 4
-    intermediate_size: int = 1024
+    # A new model's size; the bundled one is 384 / 6 / 6 / 1536 (a GPU's run; 4 x 256 trains on a CPU).
+    hidden_size: int = field(default=256, metadata={"help": "a new model's width"})
+    num_hidden_layers: int = field(default=4, metadata={"help": "a new model's blocks"})
+    num_attention_heads: int = field(default=4, metadata={"help": "a new model's heads per block"})
+    intermediate_size: int = field(default=1024, metadata={"help": "a new model's feed-forward width"})
     # None: run 10's recipe for a new model (the shipped one: dropout 0.1, and the config's default
     # positions, a learned embedding per note index), the model's own when fine-tuning. Rotary
     # positions without dropout learned far faster, in the CPU proxy and at full size, but at full
@@ -41,7 +42,7 @@ class ModelArguments:
     dropout: float | None = field(
         default=None, metadata={"help": "every dropout (default: 0.1, or the fine-tuned model's own)"}
     )
-    window_length: int = 512
+    window_length: int = field(default=512, metadata={"help": "notes per window, for a new model"})
     position_embedding_type: str | None = field(
         default=None,
         metadata={
@@ -65,20 +66,20 @@ class ModelArguments:
 @dataclass
 class DataArguments:
     data_dir: str = field(metadata={"help": "MAESTRO folder, folder with splits.csv, or any MIDI folder"})
-    cache_dir: str = "cache"
+    cache_dir: str = field(default="cache", metadata={"help": "where tokenized windows are cached (Arrow files)"})
     train_overlap: int | None = field(
         default=None, metadata={"help": "notes shared by consecutive train windows (default: a quarter window)"}
     )
     random_offsets: bool = field(
         default=False, metadata={"help": "start each train window at a new random note every time it is drawn"}
     )
-    num_proc: int = 2
+    num_proc: int = field(default=2, metadata={"help": "processes that tokenize the corpus"})
     validation_share: float = field(
         default=0.05, metadata={"help": "files held out to validate on when the corpus has no validation split"}
     )
-    max_train_files: int | None = None
-    max_eval_files: int | None = None
-    eval_seed: int = 0
+    max_train_files: int | None = field(default=None, metadata={"help": "only the first N train files"})
+    max_eval_files: int | None = field(default=None, metadata={"help": "only the first N validation files"})
+    eval_seed: int = field(default=0, metadata={"help": "which 15%% of validation notes evaluation hides"})
     pitch_shift: int = field(
         default=0, metadata={"help": "transpose each training window by up to this many semitones (0: off)"}
     )
@@ -103,11 +104,11 @@ class DataArguments:
 @dataclass
 class MaskingArguments:
     mask_random: float = field(
-        default=MaskingMix.random, metadata={"help": "share of sequences with 15% random notes hidden"}
+        default=MaskingMix.random, metadata={"help": "share of sequences with 15%% random notes hidden"}
     )
     mask_span: float = field(default=MaskingMix.span, metadata={"help": "share with contiguous spans hidden"})
     mask_ratio: float = field(
-        default=MaskingMix.ratio, metadata={"help": "share with a uniform 0-100% of notes hidden"}
+        default=MaskingMix.ratio, metadata={"help": "share with a uniform 0-100%% of notes hidden"}
     )
     mask_all: float = field(default=MaskingMix.all, metadata={"help": "share with every note hidden"})
 

@@ -4,10 +4,15 @@ corpus, written as a flat MIDI (every velocity 64), as a notation program would 
     pip install music21 && python examples/make_example.py
 """
 
+import sys
 from pathlib import Path
 
 import symusic
-from music21 import corpus
+
+try:
+    from music21 import corpus  # the score's source; not a dependency of the package
+except ImportError:
+    sys.exit("make_example.py needs music21: pip install music21")
 
 # Inside the package, so the demo offers it after a plain `pip install` too.
 OUT = Path(__file__).resolve().parents[1] / "velocity_bert" / "examples" / "maple_leaf_rag_flat.mid"

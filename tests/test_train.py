@@ -197,6 +197,23 @@ def test_tempo_factors_and_their_one_line_errors(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_help_lists_every_option_of_ours():
+    """`python train.py --help` is where a user starts; a stray % in a help text used to crash it."""
+    import dataclasses
+
+    import train
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    for group in (train.ModelArguments, train.DataArguments, train.MaskingArguments):
+        for field in dataclasses.fields(group):
+            assert field.metadata.get("help"), f"--{field.name} has no help"
+            assert f"--{field.name} " in done.stdout or f"--{field.name}\n" in done.stdout, field.name
+    assert "share of sequences with 15% random notes hidden" in " ".join(done.stdout.split())
+
+
 def test_fine_tune_on_a_flat_folder_of_ones_own_files(tiny_model_dir, tmp_path):
     """Files side by side share one hashed split: train.py holds some out to validate on instead
     of failing, and a folder it cannot train on gets one line, not a traceback. Gradient
