@@ -46,11 +46,11 @@ def upload(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model_dir")
-    parser.add_argument("--repo-id", required=True)
-    parser.add_argument("--private", action="store_true")
+    parser.add_argument("model_dir", help="a model folder (exported, or a training run's output folder)")
+    parser.add_argument("--repo-id", required=True, help="ORG/NAME of the model repo (created if missing)")
+    parser.add_argument("--private", action="store_true", help="create the repo (and Space) private")
     parser.add_argument("--revision", default=None, help="branch to commit to (created if missing)")
-    parser.add_argument("--token", default=None)
+    parser.add_argument("--token", default=None, help="default: HF_TOKEN, else the token `hf auth login` stored")
     parser.add_argument("--space", default=None, help="ORG/NAME of the demo Space to link from the card")
     parser.add_argument("--dry-run", action="store_true", help="write the folder and list it; upload nothing")
     parser.add_argument("--out", default=None, help="where --dry-run writes the folder")

@@ -129,9 +129,13 @@ def export(
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("checkpoint")
-    parser.add_argument("--out", default=DEFAULT_MODEL)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "checkpoint", help="a training run's output folder (the model it saved at its end) or one of its checkpoints"
+    )
+    parser.add_argument(
+        "--out", default=DEFAULT_MODEL, help="the model folder to write (default: replace the bundled model)"
+    )
     parser.add_argument("--extra", nargs="*", default=[], help="files to copy in (evaluation JSONs, notes)")
     parser.add_argument("--previous", default=None, help="training_summary.json of the model the run started from")
     parser.add_argument(
