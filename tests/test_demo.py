@@ -71,6 +71,7 @@ def test_only_the_tracks_picked(app_url, midi_file, tmp_path):
     assert track_choices(str(bad)) == [] and track_choices(None) == []
     for pick in (["1"], ["Left"]):
         message, midi_out, *_ = call(app_url, midi_file, tracks=pick)
+        assert message.startswith(f"{len(notes)} notes, {int(left.sum())} of them humanized, ")
         after = vb.load_notes(midi_out)
         assert np.array_equal(after.velocity[~left], notes.velocity[~left]), message
         assert not np.array_equal(after.velocity[left], notes.velocity[left])

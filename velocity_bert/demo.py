@@ -81,7 +81,8 @@ def humanize(
         audio_after = render_audio(midi_out, out_dir / "after.wav")
         changed = int((after != notes.velocity).sum())
         message = (
-            f"{len(notes)} notes, {changed} velocities changed; mean {after.mean():.0f}, SD {after.std():.1f} "
+            f"{len(notes)} notes, {len(notes) if mask is None else int(mask.sum())} of them humanized, "
+            f"{changed} velocities changed; mean {after.mean():.0f}, SD {after.std():.1f} "
             f"(before: mean {notes.velocity.mean():.0f}, SD {notes.velocity.std():.1f})."
         )
         if audio_after is None:
