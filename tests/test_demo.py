@@ -90,6 +90,19 @@ def test_only_the_tracks_picked(app_url, midi_file, tmp_path):
     )
 
 
+def test_old_request_files_are_removed(tmp_path, monkeypatch):
+    """A long-running Space keeps each request's files for an hour, then frees the disk."""
+    from velocity_bert import demo
+
+    monkeypatch.setattr(demo, "WORK_DIR", tmp_path / "work")
+    first = demo.request_folder()
+    (first / "after.wav").write_bytes(b"x" * 1000)
+    second = demo.request_folder(now=first.stat().st_mtime + demo.KEEP_SECONDS - 1)
+    assert first.is_dir() and second.is_dir() and first != second  # both still young
+    third = demo.request_folder(now=first.stat().st_mtime + demo.KEEP_SECONDS + 1)
+    assert not first.exists() and third.is_dir()
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_in_headless_browser(app_url, midi_file):
     sync_api = pytest.importorskip("playwright.sync_api")

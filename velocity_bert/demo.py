@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +18,10 @@ from .plotting import piano_roll, velocity_curve
 
 # Package data, so a plain `pip install` and a Space (which carries the package) both have them.
 EXAMPLES = Path(__file__).resolve().parent / "examples"
+# Each request's files (MIDI, images, audio: ~20 MB for a long piece) live here for an hour, the
+# time a visitor needs to download them; Gradio's own copies are deleted on the same schedule.
+WORK_DIR = Path(tempfile.gettempdir()) / "velocity-bert-demo"
+KEEP_SECONDS = 3600
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
 
 
@@ -24,6 +29,20 @@ SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/def
 def cached_pipeline(model: str):
     """The model loads once per process."""
     return load_pipeline(model)
+
+
+def request_folder(now: float | None = None) -> Path:
+    """A new folder for one request's files, after removing those older than KEEP_SECONDS, so a
+    long-running Space does not fill its disk."""
+    now = time.time() if now is None else now
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    for old in WORK_DIR.iterdir():
+        try:
+            if now - old.stat().st_mtime > KEEP_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+        except FileNotFoundError:  # another request removed it first
+            pass
+    return Path(tempfile.mkdtemp(prefix="request-", dir=WORK_DIR))
 
 
 def soundfont() -> str | None:
@@ -61,7 +80,7 @@ def humanize(
     if midi_file is None:
         return ("Upload a MIDI file or pick an example.", *empty)
     src = Path(midi_file if isinstance(midi_file, str) else midi_file.name)
-    out_dir = Path(tempfile.mkdtemp(prefix="velocity-bert-"))
+    out_dir = request_folder()
     try:
         notes = load_notes(src)
         passage = (start, end) if mode == "A passage" else (None, None)
@@ -120,7 +139,8 @@ def build_demo(model: str = DEFAULT_MODEL):
         raise ImportError("the demo needs Gradio, the package's demo extra: pip install 'gradio>=5'") from None
 
     examples = sorted(str(p) for p in EXAMPLES.glob("*.mid"))
-    with gr.Blocks(title="velocity-bert: human dynamics for MIDI") as demo:
+    cache = (KEEP_SECONDS, KEEP_SECONDS)  # every hour, files older than an hour
+    with gr.Blocks(title="velocity-bert: human dynamics for MIDI", delete_cache=cache) as demo:
         gr.Markdown(
             "# velocity-bert\nUpload a MIDI piano file (for example a flat export from a notation program). "
             "The model predicts how hard each key is struck. Nothing but velocities changes; drum tracks are left alone."
