@@ -79,7 +79,7 @@ def humanize(
     empty = (None, None, None, None, None)
     if midi_file is None:
         return ("Upload a MIDI file or pick an example.", *empty)
-    src = Path(midi_file if isinstance(midi_file, str) else midi_file.name)
+    src = _uploaded(midi_file)
     out_dir = request_folder()
     try:
         notes = load_notes(src)
@@ -120,13 +120,18 @@ def humanize(
         return (f"Cannot humanize with these settings: {err}", *empty)
 
 
+def _uploaded(midi_file) -> Path:
+    """Gradio passes a path (type="filepath") or, in older releases, a tempfile wrapper."""
+    return Path(midi_file if isinstance(midi_file, str) else midi_file.name)
+
+
 def track_choices(midi_file) -> list[tuple[str, str]]:
     """(label, value) per track with notes, for the picker; none for a file that cannot be read
     (humanizing it then says why)."""
     if midi_file is None:
         return []
     try:
-        notes = load_notes(Path(midi_file if isinstance(midi_file, str) else midi_file.name))
+        notes = load_notes(_uploaded(midi_file))
     except MidiInputError:
         return []
     return [(f"{i}: {name or 'unnamed'} ({n} notes)", str(i)) for i, name, n in tracks_with_notes(notes)]
