@@ -54,8 +54,10 @@ def test_humanize_file_and_passage(tiny_model_dir, midi_file, tmp_path, capsys):
         )
         == 0
     )
-    after = vb.load_notes(passage).velocity
     outside = (notes.onset_sec < 5) | (notes.onset_sec >= 10)
+    said = capsys.readouterr().err.strip().splitlines()[-1]
+    assert said == f"{passage}: {int((~outside).sum())} of {len(notes)} notes humanized"  # not all of them
+    after = vb.load_notes(passage).velocity
     np.testing.assert_array_equal(after[outside], notes.velocity[outside])
     assert (after[~outside] != notes.velocity[~outside]).any()
 
@@ -132,6 +134,13 @@ def test_bad_option_fails_before_the_model_loads(midi_file, tmp_path, capsys):
     code = main(["humanize", str(midi_file), "-o", str(out), "--range", "100", "30", "--model", str(tmp_path / "none")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err == "error: the dynamic range needs 1 <= low < high <= 127, not 100..30"
+    for passage, said in (
+        (["--from", "30", "--to", "10"], "--from 30 must come before --to 10"),
+        (["--from", "nan"], "--from takes seconds, not nan"),
+        (["--to", "NaN"], "--to takes seconds, not nan"),
+    ):
+        code = main(["humanize", str(midi_file), "-o", str(out), *passage, "--model", str(tmp_path / "none")])
+        assert code == 2 and capsys.readouterr().err.strip() == f"error: {said}"
     assert not out.exists()
 
 

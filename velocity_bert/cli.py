@@ -52,8 +52,9 @@ def _options(args) -> dict:
     return opts
 
 
-def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | None, args) -> int:
-    """`source`: a path or the bytes read from stdin; `dst` None: write to stdout."""
+def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | None, args) -> str:
+    """`source`: a path or the bytes read from stdin; `dst` None: write to stdout. Returns how many
+    notes were humanized, of how many when --from, --to or --tracks chose some."""
     from .notes import load_notes, midi_bytes, save_score, selection_mask
     from .plotting import piano_roll
 
@@ -68,7 +69,16 @@ def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | No
     if plot:
         plot.parent.mkdir(parents=True, exist_ok=True)
         piano_roll(out["notes"], out["notes"].velocity, np.asarray(out["velocities"]), plot)
-    return len(notes)
+    return _count(len(notes), "note") if mask is None else f"{int(mask.sum())} of {_count(len(notes), 'note')}"
+
+
+def _check_passage(start: float | None, end: float | None) -> None:
+    """--from and --to in seconds; argparse's float also takes nan, which selects nothing."""
+    for flag, value in (("--from", start), ("--to", end)):
+        if value is not None and np.isnan(value):
+            raise ValueError(f"{flag} takes seconds, not {value}")
+    if start is not None and end is not None and not start < end:
+        raise ValueError(f"--from {start:g} must come before --to {end:g}")
 
 
 def _into(given: str, name: str) -> Path:
@@ -113,6 +123,7 @@ def cmd_humanize(args) -> int:
         plot = _into(args.plot, Path(out.name if out else name).with_suffix(".png").name) if args.plot else None
         jobs = [(label, source, out, plot)]
     DecodingOptions(**_options(args))  # a bad option fails here, before the model loads
+    _check_passage(args.start, args.end)
     pipe = _load(args.model)
     failed = 0
     iterator, say = jobs, partial(print, file=sys.stderr)
@@ -125,9 +136,9 @@ def cmd_humanize(args) -> int:
         if d is not None:
             d.parent.mkdir(parents=True, exist_ok=True)
         try:
-            n = _humanize_file(pipe, source, d, plot, args)
+            done = _humanize_file(pipe, source, d, plot, args)
             if len(jobs) == 1:
-                print(f"{d or 'stdout'}: {_count(n, 'note')} humanized", file=sys.stderr)
+                print(f"{d or 'stdout'}: {done} humanized", file=sys.stderr)
         except Exception as err:  # one line per bad file; the others still run
             failed += 1
             say(f"error: {label}: {_one_line(err)}")
