@@ -138,6 +138,8 @@ def test_bad_option_fails_before_the_model_loads(midi_file, tmp_path, capsys):
         (["--from", "30", "--to", "10"], "--from 30 must come before --to 10"),
         (["--from", "nan"], "--from takes seconds, not nan"),
         (["--to", "NaN"], "--to takes seconds, not nan"),
+        (["--temperature", "2"], "--temperature shapes sampled renditions: it needs --seed"),
+        (["--seed", "-1"], "seed must be a whole number >= 0, not -1"),
     ):
         code = main(["humanize", str(midi_file), "-o", str(out), *passage, "--model", str(tmp_path / "none")])
         assert code == 2 and capsys.readouterr().err.strip() == f"error: {said}"

@@ -89,6 +89,8 @@ def test_batch_size_batches_windows_for_a_list_of_files(tiny_model_dir, pipe, mi
         ({"passes": 1.5}, "passes"),
         ({"temperature": 0}, "temperature"),
         ({"temperature": -1.0}, "temperature"),
+        ({"seed": -1, "sample": True}, "seed must be a whole number >= 0, not -1"),
+        ({"seed": 2.5, "sample": True}, "seed"),
         ({"estimate": "max"}, "estimate"),
         ({"combine": "sum"}, "combine"),
         ({"overlap": -1}, "overlap"),

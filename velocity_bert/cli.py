@@ -46,7 +46,9 @@ def _decoding_options(args) -> dict:
 def _options(args) -> dict:
     opts = _decoding_options(args)
     if args.seed is not None:  # a seed asks for one of many renditions: sample
-        opts.update(sample=True, seed=args.seed, temperature=args.temperature)
+        opts.update(sample=True, seed=args.seed, temperature=1.0 if args.temperature is None else args.temperature)
+    elif args.temperature is not None:
+        raise ValueError("--temperature shapes sampled renditions: it needs --seed")
     if args.range:
         opts["velocity_range"] = tuple(args.range)
     return opts
@@ -263,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument(
         "--temperature",
         type=float,
-        default=1.0,
+        default=None,
         help="with --seed: below 1 nearer the most likely level, above 1 freer (default 1)",
     )
     h.add_argument("--passes", type=int, default=None, help=PASSES_HELP)

@@ -58,6 +58,10 @@ class DecodingOptions:
             raise ValueError(f"estimate must be one of {', '.join(ESTIMATES)}, not {self.estimate!r}")
         if self.combine not in ("mean", "owner"):
             raise ValueError(f"combine must be mean or owner, not {self.combine!r}")
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, Integral) or self.seed < 0
+        ):
+            raise ValueError(f"seed must be a whole number >= 0, not {self.seed!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, not {self.batch_size!r}")
         if self.overlap is not None and self.overlap < 0:
