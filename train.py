@@ -17,7 +17,7 @@ from transformers import HfArgumentParser, TrainingArguments
 from velocity_bert import VelocityBertConfig, VelocityBertForMaskedVelocity, VelocityBertTokenizer, save_model_folder
 from velocity_bert.augmentation import Compose, Loudness, Transpose
 from velocity_bert.configuration_velocity_bert import POSITION_EMBEDDING_TYPES
-from velocity_bert.data import RandomWindows, WindowArrays, build_windows, training_files
+from velocity_bert.data import RandomWindows, WindowArrays, build_windows, training_files, unused_files
 from velocity_bert.distillation import DistillationTrainer, load_teachers
 from velocity_bert.masking import MaskingCollator, MaskingMix, apply_mask, choose_hidden
 from velocity_bert.metrics import level_metrics
@@ -165,6 +165,15 @@ def tokenized_splits(data_args: DataArguments, config: VelocityBertConfig, token
         ("validation", validation_files[: data_args.max_eval_files], config.window_length, config.window_overlap),
     ):
         splits[split] = build_windows(files, tokenizer, length, overlap, data_args.cache_dir, data_args.num_proc)
+        unused = unused_files(splits[split], files)
+        if len(unused) == len(files):
+            raise ValueError(f"none of the {len(files)} {split} files could be read into notes")
+        if unused:
+            names = ", ".join(str(f) for f in unused[:3]) + (", ..." if len(unused) > 3 else "")
+            print(
+                f"{split}: {len(unused)} of {len(files)} files skipped (unreadable, missing or no notes): {names}",
+                file=sys.stderr,
+            )
         if split == "train":
             for f in factors:
                 splits[f"train@{f:g}"] = build_windows(
@@ -248,15 +257,17 @@ def main(callbacks: list | None = None):
         teachers = load_teachers(model_args.distill_from, model.config, tokenizer)
     except ValueError as err:
         parser.error(str(err))
-    if training_args.should_save:  # the main process only, once the arguments are known to work
-        save_run_arguments(training_args.output_dir, model_args, data_args, mask_args, training_args)
     config = model.config
 
     with training_args.main_process_first(desc="tokenizing"):
-        splits = {
-            k: ds.remove_columns(["path", "start"]) for k, ds in tokenized_splits(data_args, config, tokenizer).items()
-        }
+        try:
+            tokenized = tokenized_splits(data_args, config, tokenizer)
+        except ValueError as err:  # a corpus of unreadable files: one line, and no run folder
+            parser.error(str(err))
+        splits = {k: ds.remove_columns(["path", "start"]) for k, ds in tokenized.items()}
         eval_ds = fixed_eval_masking(splits["validation"], config, data_args.eval_seed).remove_columns("levels")
+    if training_args.should_save:  # the main process only, once the arguments are known to work
+        save_run_arguments(training_args.output_dir, model_args, data_args, mask_args, training_args)
 
     if data_args.random_offsets:  # whole files, cut anew at every draw
         variants = [ds for k, ds in splits.items() if k.startswith("train@")]

@@ -221,6 +221,7 @@ def test_fine_tune_on_a_flat_folder_of_ones_own_files(tiny_model_dir, tmp_path):
     data = tmp_path / "mine"
     for i in range(4):
         write_midi(data / f"take{i}.mid", seed=i)
+    (data / "zz_broken.mid").write_bytes(b"MThd")  # sorts last, so it lands in train
     out = tmp_path / "run"
     common = ["--output_dir", str(out), "--cache_dir", str(tmp_path / "cache"), "--report_to", "none"]
     done = subprocess.run(
@@ -232,10 +233,26 @@ def test_fine_tune_on_a_flat_folder_of_ones_own_files(tiny_model_dir, tmp_path):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "3 train files, 1 validation files" in done.stderr
+    assert "4 train files, 1 validation files" in done.stderr
+    skipped = f"train: 1 of 4 files skipped (unreadable, missing or no notes): {data / 'zz_broken.mid'}\n"
+    assert skipped in done.stderr  # said, not silently dropped
     assert json.loads((out / "eval_results.json").read_text())["eval_count"] >= 1  # hidden notes scored
+    for i in range(4):  # nothing readable left to train on: one line, and no run folder
+        (data / f"take{i}.mid").write_bytes(b"not MIDI")
+    unreadable = tmp_path / "run2"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "--data_dir", str(data), "--output_dir", str(unreadable)]
+        + common[2:]
+        + ["--num_proc", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "none of the 4 train files could be read into notes" in done.stderr and not unreadable.exists()
     for i in (1, 2, 3):
         (data / f"take{i}.mid").unlink()
+    (data / "zz_broken.mid").unlink()
     done = subprocess.run(
         [sys.executable, str(ROOT / "train.py"), "--data_dir", str(data)] + common,
         capture_output=True,

@@ -153,6 +153,14 @@ def build_windows(
     )
 
 
+def unused_files(ds: datasets.Dataset, files: list[Path]) -> list[Path]:
+    """The files that gave no window: unreadable, missing (a MAESTRO csv names a file that is not
+    there), no notes, drums only. `_windows_of_files` skips them so one bad file cannot stop a run;
+    this says which, so a run on half a corpus does not pass unnoticed."""
+    used = set(ds.unique("path"))
+    return [f for f in files if str(f) not in used]
+
+
 class WindowArrays(torch.utils.data.Dataset):
     """The windows of a `build_windows` dataset as numpy views, for the training DataLoader.
 
