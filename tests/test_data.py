@@ -3,7 +3,15 @@ import pytest
 
 from tests.conftest import make_score
 from velocity_bert import VelocityBertTokenizer, load_notes
-from velocity_bert.data import RandomWindows, WindowArrays, build_windows, list_files, training_files
+from velocity_bert.data import (
+    RandomWindows,
+    WindowArrays,
+    build_windows,
+    list_files,
+    piece_names,
+    training_files,
+    unused_files,
+)
 from velocity_bert.decoding import window_starts
 
 
@@ -59,6 +67,24 @@ def test_maestro_and_splits_csv(tmp_path):
     assert list_files(asap_like, "all") == [asap_like / "C" / "perf.mid"]
 
 
+def test_pieces_are_maestro_titles_or_folders(tmp_path):
+    """Piece-averaged measures need the piece: a MAESTRO year folder holds many (the folder would
+    make a year one piece); ASAP and plain folders keep one piece per folder."""
+    maestro = tmp_path / "maestro"
+    files = [write(maestro / "2004" / f"{name}.midi") for name in ("a", "b", "c")]
+    (maestro / "maestro-v3.0.0.csv").write_text(
+        "canonical_composer,canonical_title,split,year,midi_filename,audio_filename,duration\n"
+        "Chopin,Ballade No. 1,test,2004,2004/a.midi,a.wav,1\nLiszt,Mephisto Waltz,test,2004,2004/b.midi,b.wav,1\n"
+        "Chopin,Ballade No. 1,test,2004,2004/c.midi,c.wav,1\n"
+    )
+    assert piece_names(maestro, list_files(maestro, "test")) == [
+        "Chopin: Ballade No. 1",
+        "Liszt: Mephisto Waltz",
+        "Chopin: Ballade No. 1",
+    ]
+    assert piece_names(tmp_path, files) == [str(maestro / "2004")] * 3  # no csv there: by folder
+
+
 def test_windows_cover_every_note():
     for n in (1, 63, 64, 65, 200, 1000):
         starts = window_starts(n, 64, 16)
@@ -81,6 +107,7 @@ def test_build_windows_keeps_whole_pieces_and_caches(tmp_path):
         for r in rows:
             covered[r["start"] : r["start"] + len(r["levels"])] = True
         assert covered.all()
+    assert unused_files(ds, files) == [files[-1]]  # skipped, and known to be
     assert list((tmp_path / "cache").glob("windows-*.arrow"))
     again = build_windows(files, tok, window_length=64, overlap=16, cache_dir=tmp_path / "cache")
     assert again.cache_files == ds.cache_files

@@ -22,6 +22,28 @@ def test_explicit_files_match_the_split_and_report_decoding_time(tiny_model_dir,
     assert by_list["decode_seconds"] > 0 and by_list["overlap"] == 16 and by_list["passes"] == 1
 
 
+def test_a_maestro_year_folder_holds_many_pieces(tiny_model_dir, tmp_path):
+    """Piece-averaged measures weigh MAESTRO's pieces (composer and title), not its year folders."""
+    rows = ["canonical_composer,canonical_title,split,year,midi_filename,audio_filename,duration"]
+    (tmp_path / "2018").mkdir()
+    for i, title in enumerate(("A", "B", "A", "C")):
+        make_score(60 + 30 * i, seed=i, drums=False).dump_midi(str(tmp_path / "2018" / f"{i}.midi"))
+        rows.append(f"X,{title},{'train' if i == 3 else 'test'},2018,2018/{i}.midi,{i}.wav,1")
+    (tmp_path / "maestro-v3.0.0.csv").write_text("\n".join(rows) + "\n")
+    pipe = vb.load_pipeline(str(tiny_model_dir))
+    options = DecodingOptions(overlap=16)
+    report = evaluate(pipe.model, pipe.velocity_tokenizer, tmp_path, split="test", setting="all", options=options)
+    assert report["files"] == 3 and report["pieces"] == 2  # one year folder, two pieces
+    # With every velocity hidden, the constant's errors are known: |velocity - train median|.
+    median = report["train_median_velocity"]
+
+    def errors(i):
+        return np.abs(vb.load_notes(tmp_path / "2018" / f"{i}.midi").velocity - median)
+
+    expected = np.mean([np.concatenate([errors(0), errors(2)]).mean(), errors(1).mean()])  # pieces A and B
+    assert report["results"]["train_median"]["piece_averaged"]["mae"] == pytest.approx(expected)
+
+
 def test_a_flat_folder_of_ones_own_files(tiny_model_dir, tmp_path):
     """Files side by side hash into one split; `all` measures every one of them, against the
     folder's own median (there is no train split apart from them), and a split without files says

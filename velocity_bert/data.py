@@ -44,15 +44,35 @@ def list_files(root: str | Path, split: str) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a folder")
-    maestro = sorted(root.glob("maestro-v*.csv"))
-    if maestro:
-        with open(maestro[-1], newline="") as f:
-            return [root / r["midi_filename"] for r in csv.DictReader(f) if split in (ALL, r["split"])]
+    maestro = _maestro_rows(root)
+    if maestro is not None:
+        return [root / r["midi_filename"] for r in maestro if split in (ALL, r["split"])]
     if (root / "splits.csv").is_file():
         with open(root / "splits.csv", newline="") as f:
             return [root / r["midi_performance"] for r in csv.DictReader(f) if split in (ALL, r["split"])]
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
     return [p for p in files if split in (ALL, _hash_split(str(p.parent.relative_to(root))))]
+
+
+def _maestro_rows(root: Path) -> list[dict] | None:
+    """The rows of a MAESTRO folder's csv (the newest version's), or None for another folder."""
+    found = sorted(root.glob("maestro-v*.csv"))
+    if not found:
+        return None
+    with open(found[-1], newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def piece_names(root: str | Path, files: list[str | Path]) -> list[str]:
+    """The piece each file performs, for piece-averaged measures: MAESTRO's composer and title (its
+    year folders hold many pieces each), otherwise the file's folder (ASAP gives every piece its
+    own; a plain folder is one piece per folder)."""
+    root = Path(root)
+    maestro = _maestro_rows(root) if root.is_dir() else None
+    titles = {}
+    if maestro is not None:
+        titles = {str(root / r["midi_filename"]): f"{r['canonical_composer']}: {r['canonical_title']}" for r in maestro}
+    return [titles.get(str(f), str(Path(f).parent)) for f in files]
 
 
 def training_files(root: str | Path, validation_share: float = 0.05) -> tuple[list[Path], list[Path]]:

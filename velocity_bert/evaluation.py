@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import ALL, list_files
+from .data import ALL, list_files, piece_names
 from .decoding import DecodingOptions, predict_velocities, window_overlap
 from .metrics import velocity_metrics
 from .notes import MidiInputError, Notes, load_notes
@@ -128,6 +128,7 @@ def evaluate(
     systems = {"velocity_bert": defaultdict(list), constant: defaultdict(list)}
     if setting != "all":
         systems["nearest16_median"] = defaultdict(list)
+    piece = dict(zip(files, piece_names(data_dir, files)))
     pieces, decode_seconds, unreadable = [], 0.0, 0
     iterator = files
     if progress:
@@ -153,7 +154,7 @@ def evaluate(
         for name, pred in candidates.items():
             systems[name]["pred"].append(pred)
             systems[name]["true"].append(true)
-        pieces.append(str(Path(path).parent))
+        pieces.append(piece[path])
     if not pieces:
         raise MidiInputError(_no_files(data_dir, split))
     return {
