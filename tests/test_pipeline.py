@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 import symusic
@@ -114,6 +116,24 @@ def test_a_model_neither_folder_nor_repo_is_named(midi_file, tmp_path):
         vb.load_pipeline(str(tmp_path / "no" / "such" / "model"))
     with pytest.raises(OSError, match="no such model folder, and not loadable as a Hub repo"):
         vb.load_pipeline("velocity-org/not-in-the-cache")  # tests run with HF_HUB_OFFLINE=1
+
+
+@pytest.mark.parametrize(
+    "remove, missing",
+    [
+        (["velocity_tokenizer.json"], "velocity_tokenizer.json"),
+        (["model.safetensors"], "model.safetensors"),
+        (["model.safetensors", "velocity_tokenizer.json"], "model.safetensors and no velocity_tokenizer.json"),
+    ],
+)
+def test_an_incomplete_model_folder_names_what_it_lacks(remove, missing, tiny_model_dir, tmp_path):
+    """Transformers' message for missing weights lists classes it tried, not the file."""
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    for name in remove:
+        (folder / name).unlink()
+    with pytest.raises(ValueError, match=f"^{folder}: not a velocity-bert model folder, it has no {missing}$"):
+        vb.load_pipeline(str(folder))
 
 
 def test_task_name_with_registered_package(tiny_model_dir, midi_file):

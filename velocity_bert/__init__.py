@@ -13,10 +13,13 @@ from .configuration_velocity_bert import VelocityBertConfig
 from .modeling_velocity_bert import VelocityBertForMaskedVelocity, VelocityBertModel
 from .notes import MidiInputError, Notes, load_notes, save_score, write_velocities
 from .pipeline_velocity_bert import TASK, VelocityPredictionPipeline, save_model_folder
-from .tokenization_velocity_bert import VelocityBertTokenizer
+from .tokenization_velocity_bert import TOKENIZER_FILE, VelocityBertTokenizer
 
 __version__ = "0.1.0"
 
+# What a model folder holds; the weights may also be sharded or in PyTorch's format.
+MODEL_FILES = ("config.json", "model.safetensors", TOKENIZER_FILE)
+OTHER_WEIGHTS = ("model.safetensors.index.json", "pytorch_model.bin")
 # The bundled default model folder (weights trained on ASAP: CC BY-NC-SA 4.0).
 DEFAULT_MODEL = str(Path(__file__).parent / "pretrained" / "velocity-bert-asap")
 
@@ -35,9 +38,13 @@ def load_pipeline(model: str = DEFAULT_MODEL, **kwargs) -> VelocityPredictionPip
     name = os.fspath(model)
     local = Path(name).expanduser()
     if local.exists() and not local.is_dir():
-        raise ValueError(
-            f"{name}: a file; a model is a folder (config.json, model.safetensors, velocity_tokenizer.json)"
-        )
+        raise ValueError(f"{name}: a file; a model is a folder ({', '.join(MODEL_FILES)})")
+    if local.is_dir():  # say which file is missing: Transformers' own message hides it in a list
+        missing = [f for f in MODEL_FILES if not (local / f).is_file()]
+        if "model.safetensors" in missing and any((local / f).is_file() for f in OTHER_WEIGHTS):
+            missing.remove("model.safetensors")
+        if missing:
+            raise ValueError(f"{name}: not a velocity-bert model folder, it has no {' and no '.join(missing)}")
     if not local.exists():
         try:
             validate_repo_id(name)
