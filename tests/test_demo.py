@@ -90,6 +90,20 @@ def test_only_the_tracks_picked(app_url, midi_file, tmp_path):
     )
 
 
+def test_audio_that_cannot_be_rendered_in_time_is_left_out(midi_file, tmp_path, monkeypatch):
+    """fluidsynth on an hour-long file may run out of time: the demo still answers, without audio."""
+    import subprocess
+
+    from velocity_bert import demo
+
+    def too_slow(*args, **kwargs):
+        raise subprocess.TimeoutExpired(args[0], 300)
+
+    monkeypatch.setattr(demo, "soundfont", lambda: "/some.sf2")
+    monkeypatch.setattr(demo.subprocess, "run", too_slow)
+    assert demo.render_audio(midi_file, tmp_path / "x.wav") is None
+
+
 def test_old_request_files_are_removed(tmp_path, monkeypatch):
     """A long-running Space keeps each request's files for an hour, then frees the disk."""
     from velocity_bert import demo

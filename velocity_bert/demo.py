@@ -54,11 +54,14 @@ def render_audio(midi_path: Path, wav_path: Path) -> Path | None:
     sf2 = soundfont()
     if sf2 is None:
         return None
-    done = subprocess.run(
-        ["fluidsynth", "-ni", "-g", "0.8", "-r", "22050", "-F", str(wav_path), sf2, str(midi_path)],
-        capture_output=True,
-        timeout=300,
-    )
+    try:
+        done = subprocess.run(
+            ["fluidsynth", "-ni", "-g", "0.8", "-r", "22050", "-F", str(wav_path), sf2, str(midi_path)],
+            capture_output=True,
+            timeout=300,
+        )
+    except (subprocess.TimeoutExpired, OSError):  # an hour-long file: the MIDI and plots still come back
+        return None
     return wav_path if done.returncode == 0 and wav_path.exists() else None
 
 
