@@ -12,9 +12,11 @@ from velocity_bert.tokenization_velocity_bert import FIELDS, VelocityBertTokeniz
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sustain_pedal", action="store_true")
-    parser.add_argument("--out", default=str(Path(__file__).parent))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--sustain_pedal", action="store_true", help="durations as sounding under the sustain pedal (train.py's flag)"
+    )
+    parser.add_argument("--out", default=str(Path(__file__).parent), help="folder to write into (default: tokenizer/)")
     args = parser.parse_args()
     tok = VelocityBertTokenizer(sustain_pedal=args.sustain_pedal)
     path = tok.save_pretrained(args.out)
