@@ -2,6 +2,7 @@
 `HfApi.create_commit`, below huggingface_hub's real `upload_folder`) and loading from a cache laid
 out as `snapshot_download` leaves it."""
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from huggingface_hub import CommitOperationAdd, HfApi, ModelCard
+from huggingface_hub import CommitOperationAdd, HfApi, ModelCard, SpaceCard
 from safetensors import safe_open
 
 import velocity_bert as vb
@@ -92,8 +93,10 @@ def test_card_parses_and_matches_evaluation(dry_run, evaluated_model):
 
 def test_space_folder(dry_run):
     space = dry_run.parent / "space"
-    card = ModelCard.load(space / "README.md")
+    card = SpaceCard.load(space / "README.md")
     assert card.data.sdk == "gradio" and card.data.app_file == "app.py" and card.data.models == [REPO]
+    assert card.data.sdk_version == importlib.metadata.version("gradio")  # the one tested here, not the newest
+    assert card.data.license == "cc-by-nc-sa-4.0" and "Humanize MIDI piano files with" in card.text
     assert "fluidsynth" in (space / "packages.txt").read_text()
     requirements = (space / "requirements.txt").read_text().split()
     assert "velocity-bert" not in requirements  # not on PyPI: the Space carries the code instead

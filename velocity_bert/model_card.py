@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub import EvalResult, ModelCard, ModelCardData, SpaceCard, SpaceCardData
 from packaging.requirements import Requirement
 from safetensors.torch import load_file
 
@@ -235,6 +235,13 @@ def space_requirements() -> list[str]:
     return wanted
 
 
+def _installed(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def build_space_folder(space_id: str, model_repo: str, out_dir: str | Path) -> Path:
     """A Gradio Space (the Hub has no MIDI widget): app, the package's code and example files (not
     its bundled weights: the app loads `model_repo`), requirements, Debian packages for audio."""
@@ -245,19 +252,22 @@ def build_space_folder(space_id: str, model_repo: str, out_dir: str | Path) -> P
     (out_dir / "app.py").write_text(SPACE_APP.format(model_repo=model_repo))
     (out_dir / "requirements.txt").write_text("".join(f"{r}\n" for r in space_requirements()))
     (out_dir / "packages.txt").write_text("fluidsynth\nfluid-soundfont-gm\n")
-    (out_dir / "README.md").write_text(
-        "---\n"
-        f"title: {space_id.split('/')[-1]}\n"
-        "emoji: 🎹\n"
-        "colorFrom: indigo\n"
-        "colorTo: pink\n"
-        "sdk: gradio\n"
-        "app_file: app.py\n"
-        "pinned: false\n"
-        "license: cc-by-nc-sa-4.0\n"
-        f"models:\n- {model_repo}\n"
-        "---\n\n"
-        f"Humanize MIDI piano files with [{model_repo}](https://huggingface.co/{model_repo}): upload a file, "
-        "get it back with predicted velocities, a piano roll and audio.\n"
+    data = SpaceCardData(
+        title=space_id.split("/")[-1],
+        emoji="🎹",
+        colorFrom="indigo",
+        colorTo="pink",
+        sdk="gradio",
+        # The Gradio this package was tested with, not whatever is newest when the Space builds.
+        sdk_version=_installed("gradio"),
+        app_file="app.py",
+        pinned=False,
+        license="cc-by-nc-sa-4.0",
+        models=[model_repo],
     )
+    text = (
+        f"Humanize MIDI piano files with [{model_repo}](https://huggingface.co/{model_repo}): upload a file, "
+        "get it back with predicted velocities, a piano roll and audio."
+    )
+    SpaceCard(f"---\n{data.to_yaml()}\n---\n\n{text}\n").save(out_dir / "README.md")
     return out_dir
