@@ -344,3 +344,13 @@ def test_every_option_says_what_it_does():
     for name, parser in sub.choices.items():
         for action in parser._actions:
             assert action.help, f"{name} {'/'.join(action.option_strings) or action.dest} has no help"
+
+
+@pytest.mark.parametrize("command", ["evaluate", "analyze"])
+def test_a_file_count_must_be_positive(command, tmp_path, capsys):
+    """`--files -1` used to slice off the last file of the split instead of being refused."""
+    argv = [command, "--data", str(tmp_path)] + (["--out", str(tmp_path / "o")] if command == "analyze" else [])
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(SystemExit) as done:
+            main([*argv, "--files", bad])
+        assert done.value.code == 2 and "argument --files" in capsys.readouterr().err

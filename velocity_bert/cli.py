@@ -234,6 +234,14 @@ def _one_line(err: BaseException) -> str:
     return text[0] if text else type(err).__name__
 
 
+def _positive(text: str) -> int:
+    """A count of files: `--files -1` would otherwise slice off the last file, 0 report none."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number >= 1, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -298,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0, help="which notes are hidden (default 0, as in BENCHMARKS.md)")
     e.add_argument("--passes", type=int, default=None, help=PASSES_HELP)
     e.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
-    e.add_argument("--files", type=int, default=None, help="only the first N files")
+    e.add_argument("--files", type=_positive, default=None, help="only the first N files")
     e.add_argument("--estimate", default=None, choices=ESTIMATES, help=ESTIMATE_HELP)
     e.add_argument("--json", default=None, help="also write the whole report here (per system, piece-averaged too)")
     e.set_defaults(func=cmd_evaluate)
@@ -307,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("model", nargs="?", default=None, help="model folder or repo id (default: the bundled model)")
     a.add_argument("--data", required=True, help=DATA_HELP)
     a.add_argument("--split", default="test", choices=SPLIT_CHOICES, help="default test")
-    a.add_argument("--files", type=int, default=20, help="the first N files of the split (default 20)")
+    a.add_argument("--files", type=_positive, default=20, help="the first N files of the split (default 20)")
     a.add_argument("--seed", type=int, default=0, help="which notes are hidden (default 0)")
     a.add_argument("--out", required=True, help="folder for analysis.md, analysis.json and the figures")
     a.set_defaults(func=cmd_analyze)
