@@ -215,6 +215,9 @@ def main(callbacks: list | None = None):
     try:
         tempo_factors(data_args)
         training_files(data_args.data_dir, data_args.validation_share)  # a corpus we cannot train on
+        for flag in ("max_train_files", "max_eval_files"):  # -1 would slice off the last file
+            if getattr(data_args, flag) is not None and getattr(data_args, flag) < 1:
+                raise ValueError(f"--{flag} must be >= 1, not {getattr(data_args, flag)}")
         if not 0 <= model_args.distill_weight <= 1:
             raise ValueError(f"--distill_weight must be between 0 and 1, not {model_args.distill_weight}")
     except (ValueError, FileNotFoundError) as err:
