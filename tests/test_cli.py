@@ -120,6 +120,8 @@ def test_folder_mode(tiny_model_dir, tmp_path, capsys):
     assert (tmp_path / "out" / "a.mid").exists() and (tmp_path / "out" / "sub" / "b.mid").exists()
     assert not (tmp_path / "out" / "bad.mid").exists()
     (src / "bad.mid").unlink()
+    assert main(["humanize", str(src), "-o", str(src) + "/", "--model", str(tiny_model_dir)]) == 2
+    assert "is the input folder: give another one" in capsys.readouterr().err
     for _ in range(2):  # an output folder inside the input folder: its results are not inputs next time
         assert main(["humanize", str(src), "-o", str(src / "out"), "--model", str(tiny_model_dir)]) == 0
     assert sorted(p.relative_to(src / "out").as_posix() for p in (src / "out").rglob("*.mid")) == [

@@ -96,6 +96,8 @@ def cmd_humanize(args) -> int:
         if args.output == STDIO:
             raise ValueError("a folder's results go to a folder, not to stdout")
         out_dir = Path(args.output)
+        if out_dir.resolve() == src.resolve():
+            raise ValueError(f"-o {args.output} is the input folder: give another one, the inputs are not overwritten")
         # An output folder inside the input folder holds earlier results, not inputs.
         inputs = sorted(
             p
