@@ -137,9 +137,9 @@ def test_bad_option_fails_before_the_model_loads(midi_file, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and err == "error: the dynamic range needs 1 <= low < high <= 127, not 100..30"
     for passage, said in (
-        (["--from", "30", "--to", "10"], "--from 30 must come before --to 10"),
-        (["--from", "nan"], "--from takes seconds, not nan"),
-        (["--to", "NaN"], "--to takes seconds, not nan"),
+        (["--from", "30", "--to", "10"], "the passage must start before it ends, not from 30 s to 10 s"),
+        (["--from", "nan"], "the passage's start must be a number of seconds, not nan"),
+        (["--to", "NaN"], "the passage's end must be a number of seconds, not nan"),
         (["--temperature", "2"], "--temperature shapes sampled renditions: it needs --seed"),
         (["--seed", "-1"], "seed must be a whole number >= 0, not -1"),
     ):

@@ -251,5 +251,9 @@ def test_selection_by_time_and_track(midi_file):
     where = re.escape(f"(its notes start between {t[0]:.1f} and {t[-1]:.1f} s)")
     with pytest.raises(ValueError, match=rf"^no notes start before 0 s {where}$"):
         selection_mask(notes, end=0)
+    with pytest.raises(ValueError, match="^the passage must start before it ends, not from 10 s to 5 s$"):
+        selection_mask(notes, 10, 5)  # the demo's passage too, not only the CLI's --from/--to
+    with pytest.raises(ValueError, match="^the passage's end must be a number of seconds, not nan$"):
+        selection_mask(notes, end=float("nan"))
     with pytest.raises(ValueError, match="^no notes of the chosen tracks start in the chosen time range$"):
         selection_mask(notes, start=float(t[left].max()) + 0.001, tracks=[1])

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .decoding import ESTIMATES, DecodingOptions
-from .notes import MIDI_SUFFIXES
+from .notes import MIDI_SUFFIXES, check_passage
 
 STDIO = "-"  # `humanize - -o -`: MIDI through a pipe
 
@@ -74,15 +74,6 @@ def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | No
     return _count(len(notes), "note") if mask is None else f"{int(mask.sum())} of {_count(len(notes), 'note')}"
 
 
-def _check_passage(start: float | None, end: float | None) -> None:
-    """--from and --to in seconds; argparse's float also takes nan, which selects nothing."""
-    for flag, value in (("--from", start), ("--to", end)):
-        if value is not None and np.isnan(value):
-            raise ValueError(f"{flag} takes seconds, not {value}")
-    if start is not None and end is not None and not start < end:
-        raise ValueError(f"--from {start:g} must come before --to {end:g}")
-
-
 def _into(given: str, name: str) -> Path:
     """Like `cp`: an existing folder, or a name ending in a separator, receives `name`; otherwise
     `given` is the file itself."""
@@ -127,7 +118,7 @@ def cmd_humanize(args) -> int:
         plot = _into(args.plot, Path(out.name if out else name).with_suffix(".png").name) if args.plot else None
         jobs = [(label, source, out, plot)]
     DecodingOptions(**_options(args))  # a bad option fails here, before the model loads
-    _check_passage(args.start, args.end)
+    check_passage(args.start, args.end)  # --from, --to
     pipe = _load(args.model)
     failed = 0
     iterator, say = jobs, partial(print, file=sys.stderr)

@@ -247,12 +247,23 @@ def track_mask(notes: Notes, wanted: list[str | int]) -> np.ndarray:
     return np.isin(notes.track, sorted(picked))
 
 
+def check_passage(start: float | None, end: float | None) -> None:
+    """A passage in seconds, either end open. Called before any work too (the CLI checks its
+    options before the model loads); a float option also takes nan, which selects nothing."""
+    for which, value in (("start", start), ("end", end)):
+        if value is not None and np.isnan(value):
+            raise ValueError(f"the passage's {which} must be a number of seconds, not {value}")
+    if start is not None and end is not None and not start < end:
+        raise ValueError(f"the passage must start before it ends, not from {start:g} s to {end:g} s")
+
+
 def selection_mask(
     notes: Notes, start: float | None = None, end: float | None = None, tracks: list[str | int] | None = None
 ) -> np.ndarray | None:
     """The notes to predict: those starting in [start, end) seconds, of the tracks named (see
     track_mask); None when nothing narrows them (every note). A choice that leaves no note raises
     ValueError saying where the notes are, for humanize and the demo alike."""
+    check_passage(start, end)
     mask = None
     if start is not None or end is not None:
         lo, hi = -np.inf if start is None else start, np.inf if end is None else end
