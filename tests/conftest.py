@@ -49,6 +49,25 @@ def make_score(n_notes: int = 200, seed: int = 0, drums: bool = True, tpq: int =
     return score
 
 
+def smf_bytes(tracks: list[list[tuple[int, bytes]]], fmt: int = 1, tpq: int = 480) -> bytes:
+    """A Standard MIDI File written byte by byte, for what symusic cannot write (channels, format 0,
+    system-exclusive and text events, running status): each track a list of (delta ticks, event
+    bytes); the end-of-track event is added."""
+
+    def delta(ticks: int) -> bytes:
+        out = [ticks & 0x7F]
+        while ticks := ticks >> 7:
+            out.insert(0, (ticks & 0x7F) | 0x80)
+        return bytes(out)
+
+    chunks = b""
+    for events in tracks:
+        body = b"".join(delta(t) + e for t, e in events) + delta(0) + b"\xff\x2f\x00"
+        chunks += b"MTrk" + len(body).to_bytes(4, "big") + body
+    header = fmt.to_bytes(2, "big") + len(tracks).to_bytes(2, "big") + tpq.to_bytes(2, "big")
+    return b"MThd" + (6).to_bytes(4, "big") + header + chunks
+
+
 def import_script(relative_path: str):
     """A script under the repository root (benchmarks/...), imported as a module: they are not part
     of the package, but tests check the pieces of them that numbers in BENCHMARKS.md depend on."""

@@ -16,6 +16,35 @@ from velocity_bert.cli import main
 from velocity_bert.data import list_files
 
 
+def test_humanize_keeps_every_byte_but_velocities(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    """A sequencer's export keeps its channels, system-exclusive and text events: only the note-on
+    velocity bytes differ. A file the scan cannot vouch for is still written, with a note saying so."""
+    from tests.test_smf import note_on_velocity_offsets, sequencer_export
+    from velocity_bert import notes as notes_module
+
+    data, _ = sequencer_export()
+    src, out = tmp_path / "seq.mid", tmp_path / "out.mid"
+    src.write_bytes(data)
+    assert main(["humanize", str(src), "-o", str(out), "--model", str(tiny_model_dir)]) == 0
+    written = out.read_bytes()
+    changed = np.flatnonzero(np.frombuffer(written, np.uint8) != np.frombuffer(data, np.uint8))
+    assert len(written) == len(data) and np.isin(changed, note_on_velocity_offsets(data)).all()
+    assert "note:" not in capsys.readouterr().err
+
+    def refuse(data):
+        raise notes_module.SmfLayoutError("a layout we do not know")
+
+    monkeypatch.setattr(notes_module, "note_groups", refuse)
+    assert main(["humanize", str(src), "-o", str(out), "--model", str(tiny_model_dir)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == f"note: {out}: " + (
+        "this file's layout is not one velocity-bert patches in place: it was rewritten by symusic "
+        "(channels renumbered; system-exclusive, text and aftertouch events dropped)"
+    )
+    assert err[1] == f"{out}: 29 notes humanized"  # the drum note is not one
+    assert vb.load_notes(out).velocity.tolist() != vb.load_notes(src).velocity.tolist()
+
+
 def test_humanize_file_and_passage(tiny_model_dir, midi_file, tmp_path, capsys):
     out = tmp_path / "out.mid"
     assert (

@@ -65,6 +65,7 @@ EXPECTED = {
     "tokenization_velocity_bert.py",
     "decoding.py",
     "notes.py",
+    "smf.py",
 }
 
 

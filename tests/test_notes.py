@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import symusic
 
-from tests.conftest import make_score
+from tests.conftest import make_score, smf_bytes
 from velocity_bert.notes import (
     MidiInputError,
     load_notes,
@@ -62,30 +62,13 @@ def test_write_back_changes_only_velocities(midi_file, tmp_path):
 
 
 def format_0_bytes(n: int = 30) -> bytes:
-    """One track, three channels (piano, violin, drums), as some sequencers export: written by hand,
-    since symusic writes format 1 only."""
-
-    def delta(ticks: int) -> bytes:
-        out = [ticks & 0x7F]
-        while ticks := ticks >> 7:
-            out.insert(0, (ticks & 0x7F) | 0x80)
-        return bytes(out)
-
-    events = delta(0) + b"\xff\x51\x03" + (500_000).to_bytes(3, "big") + delta(0) + bytes([0xC1, 40])
+    """One track, three channels (piano, violin, drums), as some sequencers export."""
+    events = [(0, b"\xff\x51\x03" + (500_000).to_bytes(3, "big")), (0, bytes([0xC1, 40]))]
     for i in range(n):
-        on = [(0x90, 60 + i % 12, 64), (0x91, 70, 64), (0x99, 36, 100)]
+        events += [(0, bytes(e)) for e in [(0x90, 60 + i % 12, 64), (0x91, 70, 64), (0x99, 36, 100)]]
         off = [(0x80, 60 + i % 12, 0), (0x81, 70, 0), (0x89, 36, 0)]
-        events += b"".join(delta(0) + bytes(e) for e in on)
-        events += b"".join(delta(240 if k == 0 else 0) + bytes(e) for k, e in enumerate(off))
-    events += delta(0) + b"\xff\x2f\x00"
-    return (
-        b"MThd"
-        + (6).to_bytes(4, "big")
-        + bytes([0, 0, 0, 1, 1, 224])
-        + b"MTrk"
-        + len(events).to_bytes(4, "big")
-        + events
-    )
+        events += [(240 if k == 0 else 0, bytes(e)) for k, e in enumerate(off)]
+    return smf_bytes([events], fmt=0)
 
 
 def test_format_0_comes_back_as_format_1_with_only_velocities_changed(tmp_path):

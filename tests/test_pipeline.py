@@ -27,6 +27,37 @@ def test_sources_bytes_and_score_agree(pipe, midi_file):
     assert symusic.Score(str(midi_file)) == score  # the caller's Score is not modified
 
 
+def test_midi_is_the_input_file_with_only_velocity_bytes_changed(pipe, tmp_path):
+    """`midi` is what to write: for a file (path or bytes), its own bytes but velocities, so the
+    channels, system-exclusive and text events that symusic's writer would lose are kept."""
+    from tests.test_smf import note_on_velocity_offsets, sequencer_export
+
+    data, _ = sequencer_export()
+    (tmp_path / "seq.mid").write_bytes(data)
+    for source in (str(tmp_path / "seq.mid"), data):
+        out = pipe(source)
+        assert len(out["midi"]) == len(data)
+        changed = np.flatnonzero(np.frombuffer(out["midi"], np.uint8) != np.frombuffer(data, np.uint8))
+        assert np.isin(changed, note_on_velocity_offsets(data)).all()
+        assert vb.load_notes(out["midi"]).velocity.tolist() == out["velocities"]
+    score_out = pipe(symusic.Score.from_midi(data))  # a Score has no bytes of its own: symusic writes it
+    assert vb.load_notes(score_out["midi"]).velocity.tolist() == score_out["velocities"]
+
+
+def test_a_file_the_scan_cannot_vouch_for_is_rewritten_with_a_warning(pipe, midi_file, monkeypatch):
+    from velocity_bert import notes as notes_module
+    from velocity_bert.pipeline_velocity_bert import MidiRewrittenWarning
+
+    def refuse(data):
+        raise notes_module.SmfLayoutError("a layout we do not know")
+
+    monkeypatch.setattr(notes_module, "note_groups", refuse)
+    with pytest.warns(MidiRewrittenWarning, match="rewritten by symusic"):
+        out = pipe(str(midi_file))
+    assert out["midi"] == out["score"].dumps_midi()
+    assert vb.load_notes(out["midi"]).velocity.tolist() == out["velocities"]
+
+
 @pytest.mark.parametrize("ttype", ["quarter", "second"])
 def test_a_score_in_quarters_or_seconds_comes_back_in_them(ttype, pipe, midi_file):
     expected = pipe(str(midi_file))["velocities"]

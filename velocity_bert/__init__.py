@@ -11,7 +11,7 @@ from transformers.pipelines import PIPELINE_REGISTRY
 
 from .configuration_velocity_bert import VelocityBertConfig
 from .modeling_velocity_bert import VelocityBertForMaskedVelocity, VelocityBertModel
-from .notes import MidiInputError, Notes, load_notes, save_score, write_velocities
+from .notes import MidiInputError, Notes, load_notes, patch_velocities, save_midi, save_score, write_velocities
 from .pipeline_velocity_bert import TASK, VelocityPredictionPipeline, save_model_folder
 from .tokenization_velocity_bert import TOKENIZER_FILE, VelocityBertTokenizer
 
@@ -68,6 +68,8 @@ __all__ = [
     "VelocityPredictionPipeline",
     "load_notes",
     "load_pipeline",
+    "patch_velocities",
+    "save_midi",
     "save_model_folder",
     "save_score",
     "write_velocities",

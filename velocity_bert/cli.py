@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from functools import partial
 from pathlib import Path
 
@@ -57,17 +58,25 @@ def _options(args) -> dict:
 def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | None, args) -> str:
     """`source`: a path or the bytes read from stdin; `dst` None: write to stdout. Returns how many
     notes were humanized, of how many when --from, --to or --tracks chose some."""
-    from .notes import load_notes, midi_bytes, save_score, selection_mask
+    from .notes import load_notes, save_midi, selection_mask
+    from .pipeline_velocity_bert import MidiRewrittenWarning
     from .plotting import piano_roll
 
     notes = load_notes(source)
     mask = selection_mask(notes, args.start, args.end, args.tracks)
-    out = pipe(source if isinstance(source, bytes) else str(source), mask=mask, **_options(args))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MidiRewrittenWarning)
+        out = pipe(source if isinstance(source, bytes) else str(source), mask=mask, **_options(args))
+    for w in caught:
+        if issubclass(w.category, MidiRewrittenWarning):
+            print(f"note: {dst or 'stdout'}: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if dst is None:
-        sys.stdout.buffer.write(midi_bytes(out["score"]))
+        sys.stdout.buffer.write(out["midi"])
         sys.stdout.flush()
     else:
-        save_score(out["score"], dst)
+        save_midi(out["midi"], dst)
     if plot:
         plot.parent.mkdir(parents=True, exist_ok=True)
         piano_roll(out["notes"], out["notes"].velocity, np.asarray(out["velocities"]), plot)

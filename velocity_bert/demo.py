@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import DEFAULT_MODEL, MidiInputError, load_notes, load_pipeline, save_score
-from .notes import selection_mask, tracks_with_notes
+from . import DEFAULT_MODEL, MidiInputError, load_notes, load_pipeline
+from .notes import save_midi, selection_mask, tracks_with_notes
 from .plotting import piano_roll, velocity_curve
 
 # Package data, so a plain `pip install` and a Space (which carries the package) both have them.
@@ -95,7 +95,7 @@ def humanize(
             options["velocity_range"] = (int(low), int(high))
         out = cached_pipeline(model)(str(src), mask=mask, **options)
         midi_out = out_dir / f"{src.stem}_humanized.mid"
-        save_score(out["score"], midi_out)
+        save_midi(out["midi"], midi_out)
         after = np.asarray(out["velocities"])
         piano_roll(notes, notes.velocity, after, out_dir / "piano_roll.png")
         velocity_curve(notes, notes.velocity, after, out_dir / "velocity_curve.png")

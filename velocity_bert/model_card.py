@@ -114,7 +114,7 @@ code is needed:
 import velocity_bert
 pipe = velocity_bert.load_pipeline("{repo_id}")
 out = pipe("flat.mid")                      # every velocity; or mask=[...] one bool per note
-out["score"].dump_midi("humanized.mid")
+open("humanized.mid", "wb").write(out["midi"])  # the input file, only velocities changed
 ```
 
 Without it, through remote code (pin a revision you have read):

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import symusic
 
+from .smf import SmfLayoutError, note_groups
+
 MIDI_SUFFIXES = (".mid", ".midi")  # what a folder of MIDI files is searched for
 MAX_NOTES = 100_000
 MAX_TRACKS = 512
@@ -302,18 +304,59 @@ def write_velocities(
     return score
 
 
+def patch_velocities(data: bytes, notes: Notes, velocities: np.ndarray) -> bytes | None:
+    """The file's own bytes with only the velocity bytes of `notes`' note-ons changed, or None
+    when its layout is not one smf.py reads exactly as symusic does (the caller then writes the
+    score through symusic, which renumbers channels and drops system-exclusive and text events).
+
+    `notes` must come from these bytes (load_notes of read_score(data)): its track and index say
+    which of symusic's notes each one is, and smf.py finds the byte each of those came from."""
+    velocities = np.clip(np.asarray(velocities, dtype=np.int64), 1, 127)  # 0 would be a note-off
+    if len(velocities) != len(notes):
+        raise ValueError(f"{len(velocities)} velocities for {len(notes)} notes")
+    try:
+        groups = note_groups(data)
+        score = symusic.Score.from_midi(data)
+    except (SmfLayoutError, RuntimeError, ValueError):
+        return None
+    tracks = [i for i, t in enumerate(score.tracks) if len(t.notes)]
+    if len(tracks) != len(groups):
+        return None
+    keys = ("velocity", "duration", "pitch", "time")  # lexsort: the last key sorts first
+    offsets = {}
+    for i, group in zip(tracks, groups):
+        soa = score.tracks[i].notes.numpy()
+        if len(soa["time"]) != len(group):
+            return None
+        ours, theirs = np.lexsort([group[k] for k in keys]), np.lexsort([soa[k] for k in keys])
+        if not all(np.array_equal(group[k][ours], soa[k][theirs]) for k in keys):
+            return None
+        offsets[i] = np.empty(len(group), dtype=np.int64)
+        offsets[i][theirs] = group["offset"][ours]  # notes that tie on every key are the same note
+    out = np.frombuffer(bytearray(data), dtype=np.uint8)
+    for i in np.unique(notes.track):
+        sel = notes.track == i
+        out[offsets[int(i)][notes.index[sel]]] = velocities[sel]
+    return out.tobytes()
+
+
 def midi_bytes(score: symusic.Score) -> bytes:
     """The file's bytes, for a pipe (`humanize -o -`) or a web response."""
     return score.dumps_midi()
 
 
-def save_score(score: symusic.Score, path: str | os.PathLike) -> None:
+def save_midi(data: bytes, path: str | os.PathLike) -> None:
     """Write atomically: a temporary file in the same folder, renamed when complete."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        score.dump_midi(str(tmp))
+        tmp.write_bytes(data)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def save_score(score: symusic.Score, path: str | os.PathLike) -> None:
+    """Write a Score atomically (see save_midi)."""
+    save_midi(midi_bytes(score), path)

@@ -4,20 +4,29 @@ Thin by design: notes.py reads and writes MIDI, decoding.py predicts. Contract (
 on it): `pipe(source, mask=None)` with `source` a path, bytes or symusic Score and `mask` None
 (predict every velocity) or one bool per canonical note (True = hide and predict); returns a dict
 with `velocities` (canonical order; notes not asked for keep their input velocity exactly),
-`notes` and `score` (the input with only velocities changed).
+`notes`, `score` (the input with only velocities changed) and `midi` (the bytes of the file to
+write: for a path or bytes, the input's own bytes with only those velocity bytes changed).
 """
 
 from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
 
 import numpy as np
 from symusic import Score
 from transformers import Pipeline
 
 from .decoding import DecodingOptions, predict_velocities
-from .notes import load_notes, read_score, write_velocities
+from .notes import load_notes, midi_bytes, patch_velocities, read_score, write_velocities
 from .tokenization_velocity_bert import VelocityBertTokenizer
 
 TASK = "velocity-prediction"
+
+
+class MidiRewrittenWarning(UserWarning):
+    """The result's `midi` was rebuilt by symusic, not patched in place (see notes.patch_velocities)."""
 
 
 class VelocityPredictionPipeline(Pipeline):
@@ -94,8 +103,17 @@ class VelocityPredictionPipeline(Pipeline):
         if hidden.shape != (len(notes),):
             raise ValueError(f"mask has {hidden.size} entries for {len(notes)} notes")
         hidden = hidden.astype(bool)
-        # A caller's Score is written back in its own time unit (ticks, quarters or seconds).
-        return {"source": source if isinstance(source, Score) else score, "notes": notes, "hidden": hidden}
+        # A caller's Score is written back in its own time unit (ticks, quarters or seconds); a
+        # file's own bytes are kept, to change nothing in them but velocities.
+        data = bytes(source) if isinstance(source, (bytes, bytearray)) else None
+        if isinstance(source, (str, os.PathLike)):
+            data = Path(source).read_bytes()
+        return {
+            "source": source if isinstance(source, Score) else score,
+            "data": data,
+            "notes": notes,
+            "hidden": hidden,
+        }
 
     def _forward(self, inputs: dict, **options) -> dict:
         velocities = predict_velocities(
@@ -104,8 +122,19 @@ class VelocityPredictionPipeline(Pipeline):
         return {**inputs, "velocities": velocities}
 
     def postprocess(self, outputs: dict) -> dict:
-        score = write_velocities(outputs["source"], outputs["notes"], outputs["velocities"])
-        return {"velocities": outputs["velocities"].tolist(), "notes": outputs["notes"], "score": score}
+        notes, velocities, data = outputs["notes"], outputs["velocities"], outputs["data"]
+        score = write_velocities(outputs["source"], notes, velocities)
+        midi = None if data is None else patch_velocities(data, notes, velocities)
+        if midi is None:
+            if data is not None:
+                warnings.warn(
+                    "this file's layout is not one velocity-bert patches in place: it was rewritten by symusic "
+                    "(channels renumbered; system-exclusive, text and aftertouch events dropped)",
+                    MidiRewrittenWarning,
+                    stacklevel=2,
+                )
+            midi = midi_bytes(score)
+        return {"velocities": velocities.tolist(), "notes": notes, "score": score, "midi": midi}
 
     def save_pretrained(self, save_directory, **kwargs):
         """A complete model folder: config with auto_map and custom_pipelines, weights, all code
