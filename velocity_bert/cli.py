@@ -55,9 +55,10 @@ def _options(args) -> dict:
     return opts
 
 
-def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | None, args) -> str:
-    """`source`: a path or the bytes read from stdin; `dst` None: write to stdout. Returns how many
-    notes were humanized, of how many when --from, --to or --tracks chose some."""
+def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | None, args, say) -> str:
+    """`source`: a path or the bytes read from stdin; `dst` None: write to stdout; `say` prints a
+    line beside the progress bar. Returns how many notes were humanized, of how many when --from,
+    --to or --tracks chose some."""
     from .notes import load_notes, save_midi, selection_mask
     from .pipeline_velocity_bert import MidiRewrittenWarning
     from .plotting import piano_roll
@@ -69,7 +70,7 @@ def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | No
         out = pipe(source if isinstance(source, bytes) else str(source), mask=mask, **_options(args))
     for w in caught:
         if issubclass(w.category, MidiRewrittenWarning):
-            print(f"note: {dst or 'stdout'}: {w.message}", file=sys.stderr)
+            say(f"note: {dst or 'stdout'}: {w.message}")
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if dst is None:
@@ -140,7 +141,7 @@ def cmd_humanize(args) -> int:
         if d is not None:
             d.parent.mkdir(parents=True, exist_ok=True)
         try:
-            done = _humanize_file(pipe, source, d, plot, args)
+            done = _humanize_file(pipe, source, d, plot, args, say)
             if len(jobs) == 1:
                 print(f"{d or 'stdout'}: {done} humanized", file=sys.stderr)
         except Exception as err:  # one line per bad file; the others still run
