@@ -6,6 +6,6 @@ set -euo pipefail
 model=${1:-velocity_bert/pretrained/velocity-bert-asap}
 data=${2:-../shared/data/asap}
 for setting in random15 span all; do
-    velocity-bert evaluate "$model" --data "$data" --split test --setting "$setting" --seed 0 \
+    velocity-bert evaluate "$model" --dtype float32 --data "$data" --split test --setting "$setting" --seed 0 \
         --json "$model/eval_test_$setting.json"
 done

@@ -2,6 +2,7 @@
 velocity, the ratio to the piece's duration (x real time), and peak memory.
 
     python benchmarks/humanize_speed.py --notes 6000 [--model DIR] [--passes N] [--overlap N] [--dtype D] [--json F]
+    python benchmarks/humanize_speed.py --notes 6000 --input bytes   # as humanize: a file's bytes in, written in place
     /usr/bin/time -v python benchmarks/humanize_speed.py --notes 17000 --only all   # peak RSS
 
 The piece is cut from (or, for long pieces, chained from) ASAP test performances when the folder
@@ -67,6 +68,13 @@ def main():
     parser.add_argument(
         "--dtype", default="float32", choices=("float32", "bfloat16", "float16"), help="the weights' dtype at run time"
     )
+    parser.add_argument(
+        "--input",
+        default="score",
+        choices=("score", "bytes"),
+        help="what the pipeline gets: the piece as a symusic Score (default, as every row before session 28) "
+        "or as MIDI bytes, as humanize reads a file (its velocities then written in place, notes.patch_velocities)",
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     import torch
@@ -74,6 +82,8 @@ def main():
     pipe = vb.load_pipeline(args.model, dtype=getattr(torch, args.dtype))
     score = piece_with(args.notes)
     notes = vb.load_notes(score)
+    if args.input == "bytes":
+        score = score.dumps_midi()
     duration = float(np.max(notes.onset_sec + notes.duration_sec))
     timed(pipe, score, None, 1)  # warm-up
     result = {
@@ -81,6 +91,7 @@ def main():
         "duration_s": round(duration, 1),
         "passes": args.passes or "default",
         "dtype": args.dtype,
+        "input": args.input,
         "overlap": pipe.model.config.window_overlap if args.overlap is None else args.overlap,  # 0 is an overlap
     }
     settings = {"fill15": np.random.default_rng(0).random(len(notes)) < 0.15, "all": None}

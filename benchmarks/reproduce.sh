@@ -15,14 +15,14 @@ python -m velocity_bert.export "$run" ${previous:+--previous "$previous"} --weig
 bash benchmarks/evaluate_asap.sh "$model" "$data"
 for setting in random15 span all; do
     for estimate in mode mean; do  # the other point estimates, next to the default (median)
-        velocity-bert evaluate "$model" --data "$data" --split test --setting "$setting" --estimate "$estimate" \
+        velocity-bert evaluate "$model" --dtype float32 --data "$data" --split test --setting "$setting" --estimate "$estimate" \
             --json "$out/test_${setting}_${estimate}.json"
     done
 done
-velocity-bert evaluate "$model" --data "$data" --split test --setting all --passes 2 \
+velocity-bert evaluate "$model" --dtype float32 --data "$data" --split test --setting all --passes 2 \
     --json "$out/test_all_2passes.json"   # iterative mask-predict, for comparison with the 1-pass default
 for setting in random15 span all; do  # four windows per note: more accurate, half the speed
-    velocity-bert evaluate "$model" --data "$data" --split test --setting "$setting" --overlap 384 \
+    velocity-bert evaluate "$model" --dtype float32 --data "$data" --split test --setting "$setting" --overlap 384 \
         --json "$out/test_${setting}_overlap384.json"
 done
 python benchmarks/decoding_tradeoff.py --files 16 --json "$out/decoding_tradeoff.json"

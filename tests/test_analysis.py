@@ -10,7 +10,7 @@ def test_analysis_outputs(tiny_model_dir, tmp_path):
     for i in range(30):
         (data / f"piece{i}").mkdir(parents=True)
         make_score(150, seed=i, drums=False).dump_midi(str(data / f"piece{i}" / "p.mid"))
-    pipe = vb.load_pipeline(str(tiny_model_dir))
+    pipe = vb.load_pipeline(str(tiny_model_dir), dtype="float32")  # as `velocity-bert analyze` loads it
     report = analyze(pipe.model, pipe.velocity_tokenizer, data, split="train", files=3)
     layers = pipe.model.config.num_hidden_layers
     assert len(report["lift"]) == layers and len(report["lift"][0]) == len(KINDS)

@@ -185,9 +185,13 @@ def test_evaluate_a_flat_folder_and_write_json_into_a_new_folder(tiny_model_dir,
     (data / "broken.mid").write_bytes(b"MThd")  # skipped, and the table says so
     report = tmp_path / "reports" / "new" / "r.json"
     argv = ["evaluate", str(tiny_model_dir), "--data", str(data), "--split", "all", "--overlap", "16"]
-    assert main(argv + ["--json", str(report)]) == 0
+    assert main(argv + ["--json", str(report), "--dtype", "float32"]) == 0
     table = capsys.readouterr().out
     assert "random15 on all (3 files, 1 piece, seed 0; 1 unreadable file skipped)" in table
+    assert json.loads(report.read_text())["dtype"] == "float32"
+    assert main(argv + ["--json", str(report), "--dtype", "bfloat16"]) == 0  # said, as numbers may move
+    assert "random15 on all (3 files, 1 piece, seed 0; 1 unreadable file skipped, bfloat16)" in capsys.readouterr().out
+    assert json.loads(report.read_text())["dtype"] == "bfloat16"
     assert "folder_median" in table
     written = json.loads(report.read_text())
     assert (

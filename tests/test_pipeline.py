@@ -58,6 +58,21 @@ def test_a_file_the_scan_cannot_vouch_for_is_rewritten_with_a_warning(pipe, midi
     assert vb.load_notes(out["midi"]).velocity.tolist() == out["velocities"]
 
 
+def test_dtype_auto_is_bfloat16_only_on_a_cpu_with_amx(tiny_model_dir, monkeypatch):
+    import torch
+
+    for amx, expected in ((True, torch.bfloat16), (False, torch.float32)):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
+        assert vb.cpu_dtype() == expected
+        assert vb.load_pipeline(str(tiny_model_dir)).model.dtype == expected
+        assert vb.load_pipeline(str(tiny_model_dir), dtype="float32").model.dtype == torch.float32
+        assert vb.load_pipeline(str(tiny_model_dir), dtype=torch.bfloat16).model.dtype == torch.bfloat16
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")  # a torch without the check: float32
+    assert vb.cpu_dtype() == torch.float32
+    with pytest.raises(ValueError, match="dtype is one of auto, float32, bfloat16"):
+        vb.load_pipeline(str(tiny_model_dir), dtype="half")
+
+
 @pytest.mark.parametrize("ttype", ["quarter", "second"])
 def test_a_score_in_quarters_or_seconds_comes_back_in_them(ttype, pipe, midi_file):
     expected = pipe(str(midi_file))["velocities"]

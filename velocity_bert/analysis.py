@@ -112,7 +112,7 @@ def analyze(
                     ablated = x.clone()
                     ablated[0, ~torch.from_numpy(hidden), f_i] = PAD_ID  # context loses this attribute
                     ablation[f] += model(ablated, labels=y).loss.item()
-            att = np.stack([a[0].detach().numpy() for a in out.attentions])  # [L, H, n, n]
+            att = np.stack([a[0].detach().float().numpy() for a in out.attentions])  # [L, H, n, n]
             pitch, onset = notes.pitch[start:stop], notes.onset_sec[start:stop]
             visible = ~hidden
             for q in np.flatnonzero(hidden):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import DTYPES
 from .decoding import ESTIMATES, DecodingOptions
 from .notes import MIDI_SUFFIXES, check_passage
 
@@ -23,10 +24,14 @@ OVERLAP_HELP = "notes shared by neighbouring windows (default: the model's windo
 # data.SPLITS plus data.ALL, spelled out so that the CLI starts without importing `datasets` (0.5 s).
 SPLIT_CHOICES = ("train", "validation", "test", "all")
 DATA_HELP = "a MAESTRO folder (its csv), a folder with splits.csv, or any folder of MIDI files"
+DTYPE_HELP = (
+    "weights and arithmetic: auto (default) is bfloat16 on a CPU with AMX, where it is ~3.9x faster "
+    "at the same accuracy, and float32 elsewhere (bfloat16 is emulated, and slower, without AMX)"
+)
 ESTIMATE_HELP = "median (default, most accurate on validation); mode: most likely level (more dynamic range); mean"
 
 
-def _load(model_path: str):
+def _load(model_path: str, dtype: str = "auto"):
     """Pipeline with this package's code (no remote code needed); quiet unless it fails."""
     from transformers.utils import logging
 
@@ -35,7 +40,7 @@ def _load(model_path: str):
     logging.set_verbosity_error()
     logging.disable_progress_bar()
     path = model_path or velocity_bert.DEFAULT_MODEL
-    return velocity_bert.load_pipeline(path)
+    return velocity_bert.load_pipeline(path, dtype=dtype)
 
 
 def _decoding_options(args) -> dict:
@@ -129,7 +134,7 @@ def cmd_humanize(args) -> int:
         jobs = [(label, source, out, plot)]
     DecodingOptions(**_options(args))  # a bad option fails here, before the model loads
     check_passage(args.start, args.end)  # --from, --to
-    pipe = _load(args.model)
+    pipe = _load(args.model, args.dtype)
     failed = 0
     iterator, say = jobs, partial(print, file=sys.stderr)
     if len(jobs) > 1:
@@ -160,7 +165,7 @@ def cmd_evaluate(args) -> int:
     options = DecodingOptions(**_decoding_options(args))
     if args.json:  # before the evaluation, not after it: a missing folder must not cost the run
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    pipe = _load(args.model)
+    pipe = _load(args.model, args.dtype)
     report = evaluate(
         pipe.model,
         pipe.velocity_tokenizer,
@@ -209,7 +214,7 @@ def _count(n: int, noun: str) -> str:
 def cmd_analyze(args) -> int:
     from .analysis import analyze, findings, write_outputs
 
-    pipe = _load(args.model)
+    pipe = _load(args.model, "float32")  # attention maps and probes read the same on every CPU
     report = analyze(pipe.model, pipe.velocity_tokenizer, args.data, args.split, args.files, args.seed)
     out = write_outputs(report, args.out)
     for claim, holds, evidence in findings(report):
@@ -282,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--passes", type=int, default=None, help=PASSES_HELP)
     h.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
     h.add_argument("--estimate", default=None, choices=ESTIMATES, help=ESTIMATE_HELP)
+    h.add_argument("--dtype", default="auto", choices=DTYPES, help=DTYPE_HELP)
     h.add_argument("--range", type=int, nargs=2, metavar=("LO", "HI"), help="set the dynamic range of the result")
     h.add_argument(
         "--plot",
@@ -311,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
     e.add_argument("--files", type=_positive, default=None, help="only the first N files")
     e.add_argument("--estimate", default=None, choices=ESTIMATES, help=ESTIMATE_HELP)
+    e.add_argument("--dtype", default="auto", choices=DTYPES, help=DTYPE_HELP)
     e.add_argument("--json", default=None, help="also write the whole report here (per system, piece-averaged too)")
     e.set_defaults(func=cmd_evaluate)
 

@@ -168,6 +168,8 @@ def evaluate(
         "passes": options.passes,
         "overlap": window_overlap(model.config, options),
         "estimate": options.estimate,
+        # the weights' (a wrapper around the model, as benchmarks use, has the same parameters)
+        "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
         "decode_seconds": round(decode_seconds, 3),
         "results": {
             name: _summaries(per_file, pieces, np.random.default_rng(seed)) for name, per_file in systems.items()
@@ -189,7 +191,8 @@ def format_table(report: dict) -> str:
     skipped = f"; {_count(skipped, 'unreadable file')} skipped" if skipped else ""
     lines = [
         f"{report['setting']} on {report['split']} ({_count(report['files'], 'file')}, "
-        f"{_count(report['pieces'], 'piece')}, seed {report['seed']}{skipped})",
+        f"{_count(report['pieces'], 'piece')}, seed {report['seed']}{skipped}"
+        f"{', ' + report['dtype'] if report.get('dtype', 'float32') != 'float32' else ''})",
         f"{'system':<18}{'exact':>8}{'within1':>9}{'MAE':>7}{'95% CI':>15}{'<=6.4':>7}{'<=12.7':>8}{'SD':>6}"
         f"{'piece exact':>12}{'piece MAE':>10}",
     ]
