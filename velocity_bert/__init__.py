@@ -35,9 +35,9 @@ DTYPES = ("auto", "float32", "bfloat16")  # what `load_pipeline(dtype=...)` and 
 
 def cpu_dtype() -> torch.dtype:
     """The fastest dtype for decoding on this CPU at the same accuracy: bfloat16 where the CPU has
-    AMX tiles, float32 elsewhere. On a Xeon with AMX, bfloat16 decoded the validation split 3.9x
-    faster with the same numbers to 0.001 of MAE; on an AVX2-only CPU torch emulates bfloat16 and
-    it ran 6.2x slower (BENCHMARKS.md, "Humanize speed and memory"). CPUs with AVX512-BF16 but no
+    AMX tiles, float32 elsewhere. On a Xeon with AMX, bfloat16 decoded the validation split 2.8-3.4x
+    faster with every number within 0.0012 of MAE; on an AVX2-only CPU torch emulates bfloat16 and
+    it ran 6.2x slower (BENCHMARKS.md, "bfloat16 on a CPU with AMX"). CPUs with AVX512-BF16 but no
     AMX are not measured, so they keep float32."""
     amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # torch's own CPUID check (private)
     return torch.bfloat16 if amx is not None and amx() else torch.float32

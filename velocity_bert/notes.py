@@ -283,6 +283,14 @@ def selection_mask(
     return mask
 
 
+def _velocities_for(notes: Notes, velocities: np.ndarray) -> np.ndarray:
+    """One MIDI velocity per note, 1-127: 0 would turn a note-on into a note-off."""
+    velocities = np.clip(np.asarray(velocities, dtype=np.int64), 1, 127)
+    if len(velocities) != len(notes):
+        raise ValueError(f"{len(velocities)} velocities for {len(notes)} notes")
+    return velocities
+
+
 def write_velocities(
     source: str | os.PathLike | bytes | symusic.Score, notes: Notes, velocities: np.ndarray
 ) -> symusic.Score:
@@ -290,9 +298,7 @@ def write_velocities(
     unit: a Score in quarters or seconds comes back in them, its times untouched (converting the
     tick copy back would round them). Notes keep their place in each track whatever the unit."""
     score = source.copy() if isinstance(source, symusic.Score) else read_score(source)
-    velocities = np.clip(np.asarray(velocities, dtype=np.int64), 1, 127)
-    if len(velocities) != len(notes):
-        raise ValueError(f"{len(velocities)} velocities for {len(notes)} notes")
+    velocities = _velocities_for(notes, velocities)
     for i in np.unique(notes.track):
         sel = notes.track == i
         track = score.tracks[int(i)]
@@ -304,19 +310,20 @@ def write_velocities(
     return score
 
 
-def patch_velocities(data: bytes, notes: Notes, velocities: np.ndarray) -> bytes | None:
+def patch_velocities(
+    data: bytes, notes: Notes, velocities: np.ndarray, score: symusic.Score | None = None
+) -> bytes | None:
     """The file's own bytes with only the velocity bytes of `notes`' note-ons changed, or None
     when its layout is not one smf.py reads exactly as symusic does (the caller then writes the
     score through symusic, which renumbers channels and drops system-exclusive and text events).
 
     `notes` must come from these bytes (load_notes of read_score(data)): its track and index say
-    which of symusic's notes each one is, and smf.py finds the byte each of those came from."""
-    velocities = np.clip(np.asarray(velocities, dtype=np.int64), 1, 127)  # 0 would be a note-off
-    if len(velocities) != len(notes):
-        raise ValueError(f"{len(velocities)} velocities for {len(notes)} notes")
+    which of symusic's notes each one is, and smf.py finds the byte each of those came from.
+    `score`: symusic's tick reading of these bytes, when the caller has it (else it is read here)."""
+    velocities = _velocities_for(notes, velocities)
     try:
         groups = note_groups(data)
-        score = symusic.Score.from_midi(data)
+        score = symusic.Score.from_midi(data) if score is None else score
     except (SmfLayoutError, RuntimeError, ValueError):
         return None
     tracks = [i for i, t in enumerate(score.tracks) if len(t.notes)]

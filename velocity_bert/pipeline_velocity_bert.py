@@ -124,7 +124,8 @@ class VelocityPredictionPipeline(Pipeline):
     def postprocess(self, outputs: dict) -> dict:
         notes, velocities, data = outputs["notes"], outputs["velocities"], outputs["data"]
         score = write_velocities(outputs["source"], notes, velocities)
-        midi = None if data is None else patch_velocities(data, notes, velocities)
+        # For a file, `source` is already symusic's reading of `data`: the check need not parse it again.
+        midi = None if data is None else patch_velocities(data, notes, velocities, outputs["source"])
         if midi is None:
             if data is not None:
                 warnings.warn(
