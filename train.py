@@ -18,9 +18,9 @@ from velocity_bert import VelocityBertConfig, VelocityBertForMaskedVelocity, Vel
 from velocity_bert.augmentation import Compose, Loudness, Transpose
 from velocity_bert.configuration_velocity_bert import POSITION_EMBEDDING_TYPES
 from velocity_bert.data import RandomWindows, WindowArrays, build_windows, training_files, unused_files
-from velocity_bert.distillation import DistillationTrainer, load_teachers
 from velocity_bert.masking import MaskingCollator, MaskingMix, apply_mask, choose_hidden
 from velocity_bert.metrics import level_metrics
+from velocity_bert.soft_targets import SoftTargetTrainer, load_teachers
 
 NEW_MODEL_DROPOUT = 0.1  # ModelArguments says why
 
@@ -60,6 +60,11 @@ class ModelArguments:
     )
     distill_weight: float = field(
         default=0.5, metadata={"help": "the teachers' share of the training loss (the rest: the true levels)"}
+    )
+    # Levels are ordered: one level off is nearly right (velocity_bert/soft_targets.py says more).
+    label_sigma: float = field(
+        default=0.0,
+        metadata={"help": "train toward a Gaussian of this many levels around each true level (0: one-hot)"},
     )
 
 
@@ -220,6 +225,8 @@ def main(callbacks: list | None = None):
                 raise ValueError(f"--{flag} must be >= 1, not {getattr(data_args, flag)}")
         if not 0 <= model_args.distill_weight <= 1:
             raise ValueError(f"--distill_weight must be between 0 and 1, not {model_args.distill_weight}")
+        if not 0 <= model_args.label_sigma <= 8:
+            raise ValueError(f"--label_sigma must be between 0 and 8 levels, not {model_args.label_sigma}")
     except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
     d = model_args.dropout
@@ -304,9 +311,10 @@ def main(callbacks: list | None = None):
     training_args.remove_unused_columns = False
     # We push once at the end, with hub_upload.py's layout and card, not Trainer's checkpoints.
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
-    trainer = DistillationTrainer(
+    trainer = SoftTargetTrainer(
         teachers=teachers,
         distill_weight=model_args.distill_weight,
+        label_sigma=model_args.label_sigma,
         model=model,
         args=training_args,
         train_dataset=train_ds,

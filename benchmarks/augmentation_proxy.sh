@@ -13,6 +13,8 @@
 #         onset (nodrop, with rotary positions by onset on the bar/position grid)
 #         tempo (random, with --tempo_stretch 0.1: each draw from the performance or a copy of it
 #               played 0.9, 0.95, 1.05 or 1.1 times as long)
+#         ordinal (random, trained toward a Gaussian of SIGMA levels around each true level, default 1:
+#               --label_sigma; evaluation and the best checkpoint still go by the plain loss)
 #         every arm but rotary, rotdrop and onset has learned positions, whatever train.py's default
 # Results: runs/proxyEVERY_ARM[_sSEED][_STEPS, unless 500]/{trainer_state.json in the checkpoints, validation.json}.
 # ~25 min an arm on 2 cores (EVERY=20, 42 files, did not overfit in 500 steps).
@@ -57,9 +59,11 @@ for arm in $ARMS; do
     rotdrop) extra=(--pitch_shift 3 --random_offsets); pos=rotary ;;
     onset) extra=(--pitch_shift 3 --random_offsets); drop=0; pos=rotary_onset ;;
     tempo) extra=(--pitch_shift 3 --random_offsets --tempo_stretch 0.1) ;;
+    ordinal) extra=(--pitch_shift 3 --random_offsets --label_sigma "${SIGMA:-1}") ;;
     *) echo "unknown arm $arm" >&2; exit 2 ;;
   esac
   out=runs/proxy${EVERY}_$arm
+  [ "$arm" != ordinal ] || [ "${SIGMA:-1}" = 1 ] || out=${out}$SIGMA
   [ "$SEED" = 0 ] || out=${out}_s$SEED
   [ "$STEPS" = 500 ] || out=${out}_$STEPS  # another length is another schedule: never resume across them
   resume=()

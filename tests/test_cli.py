@@ -45,6 +45,29 @@ def test_humanize_keeps_every_byte_but_velocities(tiny_model_dir, tmp_path, caps
     assert vb.load_notes(out).velocity.tolist() != vb.load_notes(src).velocity.tolist()
 
 
+def test_humanize_riff_midi_in_place_and_in_a_folder(tiny_model_dir, tmp_path, capsys):
+    """A Windows .rmi comes back a .rmi with only velocity bytes changed (its title chunk kept);
+    a folder's .rmi files are found; a .mid name for the result gets the bare MIDI file."""
+    from tests.test_smf import INFO, riff_midi, sequencer_export
+
+    data, _ = sequencer_export()
+    rmi = riff_midi(data)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    src = folder / "song.RMI"
+    src.write_bytes(rmi)
+    out = tmp_path / "out.rmi"
+    assert main(["humanize", str(src), "-o", str(out), "--model", str(tiny_model_dir)]) == 0
+    written = out.read_bytes()
+    assert len(written) == len(rmi) and written.endswith(INFO) and written[:12] == rmi[:12]
+    assert vb.load_notes(out).velocity.tolist() != vb.load_notes(src).velocity.tolist()
+    assert main(["humanize", str(src), "-o", str(tmp_path / "out.mid"), "--model", str(tiny_model_dir)]) == 0
+    assert (tmp_path / "out.mid").read_bytes() == written[8 + 12 : 8 + 12 + len(data)]
+    assert main(["humanize", str(folder), "-o", str(tmp_path / "outs"), "--model", str(tiny_model_dir)]) == 0
+    assert (tmp_path / "outs" / "song.RMI").read_bytes()[:4] == b"RIFF"
+    assert "note:" not in capsys.readouterr().err
+
+
 def test_humanize_file_and_passage(tiny_model_dir, midi_file, tmp_path, capsys):
     out = tmp_path / "out.mid"
     assert (

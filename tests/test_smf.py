@@ -1,5 +1,7 @@
 """Velocities written back into a file's own bytes: nothing else in the file may change."""
 
+import re
+
 import numpy as np
 import pytest
 import symusic
@@ -107,3 +109,71 @@ def test_real_files_scan_as_symusic_reads_them(asap):
         out = patch_velocities(data, notes, shifted)
         assert out is not None, path
         np.testing.assert_array_equal(load_notes(read_score(out)).velocity, shifted)
+
+
+INFO = b"LIST" + (4 + 8 + 6).to_bytes(4, "little") + b"INFO" + b"INAM" + (5).to_bytes(4, "little") + b"Song\0\0"
+
+
+def riff_midi(data: bytes, before: bytes = b"", after: bytes = INFO) -> bytes:
+    """A RIFF MIDI file (.rmi) as Windows writes it: the MIDI file in a 'data' chunk (padded to an
+    even length), here with an INFO list (a title) after it and optionally a chunk before it."""
+    body = before + b"data" + len(data).to_bytes(4, "little") + data + b"\0" * (len(data) & 1) + after
+    return b"RIFF" + (4 + len(body)).to_bytes(4, "little") + b"RMID" + body
+
+
+def test_riff_midi_reads_and_patches_the_file_inside():
+    data, count = sequencer_export()
+    other = b"junk" + (3).to_bytes(4, "little") + b"abc\0"  # an odd-sized chunk first: padding skipped
+    rmi = riff_midi(data, before=other)
+    span = smf.riff_midi_span(rmi)
+    assert rmi[span] == data and smf.riff_midi_span(data) is None
+    notes = load_notes(read_score(rmi))
+    assert len(notes) == count - 1  # as from the bare file: the drum is not a note of ours
+    np.testing.assert_array_equal(notes.velocity, load_notes(read_score(data)).velocity)
+    new = np.random.default_rng(1).integers(1, 128, len(notes))
+    out = patch_velocities(rmi, notes, new)
+    assert len(out) == len(rmi) and out[: span.start] == rmi[: span.start] and out[span.stop :] == rmi[span.stop :]
+    assert out[span] == patch_velocities(data, notes, new)  # the same bytes as patching the bare file
+    np.testing.assert_array_equal(load_notes(read_score(out)).velocity, new)
+
+
+def test_a_rewritten_riff_midi_keeps_its_wrapper_and_the_name_decides_the_container(tmp_path):
+    from velocity_bert.notes import midi_bytes, save_midi
+
+    data, _ = sequencer_export()
+    rmi = riff_midi(data)
+    score = read_score(rmi)
+    score.tracks[1].notes[0].velocity = 1
+    smf_out = score.dumps_midi()
+    assert len(smf_out) != len(data)  # the rewrite changes the data chunk's size
+    out = midi_bytes(score, container=rmi)
+    assert out[:4] == b"RIFF" and int.from_bytes(out[4:8], "little") == len(out) - 8 and out.endswith(INFO)
+    assert out[smf.riff_midi_span(out)] == smf_out
+    assert midi_bytes(score, container=data) == smf_out == midi_bytes(score)
+    save_midi(out, tmp_path / "a.mid")  # a .mid name gets a bare MIDI file, what players expect
+    save_midi(data, tmp_path / "b.rmi")  # and a .rmi name a RIFF MIDI one
+    save_midi(out, tmp_path / "c.RMI")
+    assert (tmp_path / "a.mid").read_bytes() == smf_out
+    wrapped = (tmp_path / "b.rmi").read_bytes()
+    assert wrapped[:4] == b"RIFF" and wrapped[smf.riff_midi_span(wrapped)] == data
+    assert (tmp_path / "c.RMI").read_bytes() == out
+    assert len(load_notes(read_score(tmp_path / "b.rmi"))) == len(load_notes(read_score(data)))
+
+
+@pytest.mark.parametrize(
+    "data, says",
+    [
+        (b"RIFF\x24\0\0\0WAVEfmt ", "a RIFF file, but not RIFF MIDI (no RMID data chunk)"),
+        (riff_midi(b"")[: -len(INFO) - 8] + INFO, "a RIFF file, but not RIFF MIDI (no RMID data chunk)"),
+        (riff_midi(b"not midi"), "not a MIDI file (no MThd header)"),
+        (riff_midi(sequencer_export()[0])[:60], "unreadable MIDI file"),
+    ],
+)
+def test_a_riff_file_that_is_not_usable_midi_says_why(data, says, tmp_path):
+    from velocity_bert.notes import MidiInputError
+
+    path = tmp_path / "x.rmi"
+    path.write_bytes(data)
+    for source in (data, path):
+        with pytest.raises(MidiInputError, match=f"^{re.escape(says)}"):
+            read_score(source)

@@ -204,6 +204,15 @@ def test_tempo_factors_and_their_one_line_errors(tmp_path):
     )
     assert done.returncode == 2 and "--max_train_files must be >= 1, not -1" in done.stderr
     assert not (tmp_path / "o").exists()
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "--data_dir", str(data), "--output_dir", str(tmp_path / "o")]
+        + ["--label_sigma", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "--label_sigma must be between 0 and 8 levels, not -1" in done.stderr
+    assert not (tmp_path / "o").exists()
 
 
 def test_help_lists_every_option_of_ours():

@@ -94,7 +94,7 @@ def humanize(
         if not keep_range:
             options["velocity_range"] = (int(low), int(high))
         out = cached_pipeline(model)(str(src), mask=mask, **options)
-        midi_out = out_dir / f"{src.stem}_humanized.mid"
+        midi_out = out_dir / f"{src.stem}_humanized{'.rmi' if src.suffix.lower() == '.rmi' else '.mid'}"
         save_midi(out["midi"], midi_out)
         after = np.asarray(out["velocities"])
         piano_roll(notes, notes.velocity, after, out_dir / "piano_roll.png")
@@ -155,7 +155,7 @@ def build_demo(model: str = DEFAULT_MODEL):
         )
         with gr.Row():
             with gr.Column():
-                midi = gr.File(label="MIDI file", file_types=[".mid", ".midi"], type="filepath")
+                midi = gr.File(label="MIDI file", file_types=[".mid", ".midi", ".rmi"], type="filepath")
                 mode = gr.Radio(["Everything", "A passage"], value="Everything", label="Humanize")
                 with gr.Row():
                     start = gr.Number(0, label="from (s)")

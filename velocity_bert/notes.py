@@ -13,15 +13,17 @@ from pathlib import Path
 import numpy as np
 import symusic
 
-from .smf import SmfLayoutError, note_groups
+from .smf import SmfLayoutError, note_groups, riff_midi_span, with_smf
 
-MIDI_SUFFIXES = (".mid", ".midi")  # what a folder of MIDI files is searched for
+# What a folder of MIDI files is searched for; .rmi is Windows' RIFF wrapper around one.
+MIDI_SUFFIXES = (".mid", ".midi", ".rmi")
 MAX_NOTES = 100_000
 MAX_TRACKS = 512
 MAX_SECONDS = 4 * 3600
 # Tempos outside this range (quarter notes per minute) are not music we can model; MIDI itself
 # allows 3.6 to 60,000,000.
 TEMPO_RANGE = (4.0, 2000.0)
+RIFF_MIDI_EMPTY = b"RIFF\x0c\0\0\0RMIDdata\0\0\0\0"  # a RIFF MIDI file with an empty data chunk
 
 
 class MidiInputError(ValueError):
@@ -62,17 +64,16 @@ class Notes:
 
 def read_score(source: str | os.PathLike | bytes | symusic.Score) -> symusic.Score:
     """Parse a path, raw bytes or a Score (copied, or converted from quarters or seconds) into a
-    tick-based Score, or raise MidiInputError. Messages never name the file: the caller knows which
-    one it passed (the CLI prefixes it)."""
+    tick-based Score, or raise MidiInputError. A RIFF MIDI file (.rmi) is read through the MIDI
+    file inside it. Messages never name the file: the caller knows which one it passed (the CLI
+    prefixes it)."""
     if isinstance(source, symusic.Score):
         return source.copy() if source.ttype == symusic.TimeUnit.tick else source.to("tick")
     if not isinstance(source, (str, os.PathLike, bytes, bytearray)):
         raise TypeError(f"a MIDI source is a path, bytes or a symusic.Score, not {type(source).__name__}")
     try:
         if isinstance(source, (bytes, bytearray)):
-            if not bytes(source[:4]) == b"MThd":
-                raise MidiInputError("not a MIDI file (no MThd header)")
-            score = symusic.Score.from_midi(bytes(source))
+            score = symusic.Score.from_midi(_smf(bytes(source)))
         else:
             path = Path(source)
             if path.is_dir():
@@ -81,11 +82,14 @@ def read_score(source: str | os.PathLike | bytes | symusic.Score) -> symusic.Sco
                 raise MidiInputError("no such file")
             with open(path, "rb") as f:
                 head = f.read(4)
-            if head != b"MThd":
+            if head == b"RIFF":
+                score = symusic.Score.from_midi(_smf(path.read_bytes()))
+            elif head != b"MThd":
                 raise MidiInputError("not a MIDI file (no MThd header)")
-            # By content: symusic guesses the format from the suffix otherwise, and refuses a
-            # MIDI file named .kar, .smf or nothing at all (a browser download, a temporary file).
-            score = symusic.Score.from_file(str(path), fmt="midi")
+            else:
+                # By content: symusic guesses the format from the suffix otherwise, and refuses a
+                # MIDI file named .kar, .smf or nothing at all (a browser download, a temporary file).
+                score = symusic.Score.from_file(str(path), fmt="midi")
     except MidiInputError:
         raise
     except Exception as err:  # symusic raises RuntimeError/ValueError with C++ messages
@@ -94,6 +98,18 @@ def read_score(source: str | os.PathLike | bytes | symusic.Score) -> symusic.Sco
     if score.ticks_per_quarter <= 0:
         raise MidiInputError("invalid MIDI file: ticks per quarter must be positive")
     return score
+
+
+def _smf(data: bytes) -> bytes:
+    """The Standard MIDI File in `data`: all of it, or the one a RIFF MIDI file wraps."""
+    if data[:4] == b"RIFF":
+        span = riff_midi_span(data)
+        if span is None:
+            raise MidiInputError("a RIFF file, but not RIFF MIDI (no RMID data chunk)")
+        data = data[span]
+    if data[:4] != b"MThd":
+        raise MidiInputError("not a MIDI file (no MThd header)")
+    return data
 
 
 def _bar_map(score: symusic.Score) -> tuple[np.ndarray, np.ndarray]:
@@ -321,9 +337,10 @@ def patch_velocities(
     which of symusic's notes each one is, and smf.py finds the byte each of those came from.
     `score`: symusic's tick reading of these bytes, when the caller has it (else it is read here)."""
     velocities = _velocities_for(notes, velocities)
+    span = riff_midi_span(data) or slice(0, len(data))  # a RIFF MIDI file: patch the file inside
     try:
-        groups = note_groups(data)
-        score = symusic.Score.from_midi(data) if score is None else score
+        groups = note_groups(data[span])
+        score = symusic.Score.from_midi(data[span]) if score is None else score
     except (SmfLayoutError, RuntimeError, ValueError):
         return None
     tracks = [i for i, t in enumerate(score.tracks) if len(t.notes)]
@@ -339,7 +356,7 @@ def patch_velocities(
         if not all(np.array_equal(group[k][ours], soa[k][theirs]) for k in keys):
             return None
         offsets[i] = np.empty(len(group), dtype=np.int64)
-        offsets[i][theirs] = group["offset"][ours]  # notes that tie on every key are the same note
+        offsets[i][theirs] = span.start + group["offset"][ours]  # notes that tie on every key are the same note
     out = np.frombuffer(bytearray(data), dtype=np.uint8)
     for i in np.unique(notes.track):
         sel = notes.track == i
@@ -347,14 +364,24 @@ def patch_velocities(
     return out.tobytes()
 
 
-def midi_bytes(score: symusic.Score) -> bytes:
-    """The file's bytes, for a pipe (`humanize -o -`) or a web response."""
-    return score.dumps_midi()
+def midi_bytes(score: symusic.Score, container: bytes | None = None) -> bytes:
+    """The file's bytes, for a pipe (`humanize -o -`) or a web response. `container`: the bytes
+    the score was read from; a RIFF MIDI file keeps its wrapper (and INFO chunks) around the new
+    MIDI file, so a .rmi comes back a .rmi."""
+    smf = score.dumps_midi()
+    return with_smf(container, smf) if container is not None and riff_midi_span(container) else smf
 
 
 def save_midi(data: bytes, path: str | os.PathLike) -> None:
-    """Write atomically: a temporary file in the same folder, renamed when complete."""
+    """Write atomically: a temporary file in the same folder, renamed when complete. The name
+    decides the container: a .rmi path gets a RIFF MIDI file, any other a bare MIDI file (what
+    players expect of a .mid), whichever of the two `data` is."""
     path = Path(path)
+    span = riff_midi_span(data)
+    if path.suffix.lower() == ".rmi" and span is None:
+        data = with_smf(RIFF_MIDI_EMPTY, data)
+    elif path.suffix.lower() != ".rmi" and span is not None:
+        data = data[span]
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         tmp.write_bytes(data)

@@ -134,7 +134,7 @@ class VelocityPredictionPipeline(Pipeline):
                     MidiRewrittenWarning,
                     stacklevel=2,
                 )
-            midi = midi_bytes(score)
+            midi = midi_bytes(score, container=data)
         return {"velocities": velocities.tolist(), "notes": notes, "score": score, "midi": midi}
 
     def save_pretrained(self, save_directory, **kwargs):

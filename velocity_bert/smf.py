@@ -104,3 +104,31 @@ def note_groups(data: bytes) -> list[np.ndarray]:
             tracks.extend(_scan_track(data, start, end))
         pos = end
     return tracks
+
+
+def riff_midi_span(data: bytes) -> slice | None:
+    """Where the Standard MIDI File lies inside a RIFF MIDI file (.rmi: 'RIFF', size, 'RMID', then
+    chunks, the 'data' chunk holding the SMF; Windows writes them, Microsoft's RIFF MIDI spec), or
+    None for anything that is not RIFF MIDI. A truncated data chunk gives what is there, and the
+    SMF reader then says it is truncated. Hand-written: symusic reads only bare SMF."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"RMID":
+        return None
+    pos = 12
+    while pos + 8 <= len(data):
+        kind, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if kind == b"data":
+            return slice(pos + 8, min(pos + 8 + size, len(data)))
+        pos += 8 + size + (size & 1)  # RIFF chunks are padded to an even length
+    return None
+
+
+def with_smf(container: bytes, smf: bytes) -> bytes:
+    """`container` (a RIFF MIDI file) with its data chunk replaced by `smf`, every other chunk
+    (the INFO list: title, copyright) kept and the sizes updated."""
+    span = riff_midi_span(container)
+    if span is None:
+        raise ValueError("not a RIFF MIDI file")
+    old_size = int.from_bytes(container[span.start - 4 : span.start], "little")
+    rest = container[span.start + old_size + (old_size & 1) :]
+    body = container[12 : span.start - 4] + len(smf).to_bytes(4, "little") + smf + b"\0" * (len(smf) & 1) + rest
+    return b"RIFF" + (4 + len(body)).to_bytes(4, "little") + b"RMID" + body
