@@ -8,16 +8,22 @@ from velocity_bert.masking import MaskingCollator
 from velocity_bert.soft_targets import SoftTargetTrainer, load_teachers, ordinal_targets
 
 
-def test_distillation_mixes_true_levels_and_teachers_mean(tmp_path, midi_file):
-    """Training loss: (1 - w) x cross-entropy on the true levels + w x cross-entropy against the
-    teachers' mean distribution, on the same hidden notes; evaluation keeps the plain loss."""
+def tiny_config_and_batch(midi_file):
+    """A tiny model's config without dropout (so train and eval mode give the same logits) and a
+    masked batch of two windows of the file."""
     tok = VelocityBertTokenizer()
     config = tiny_config(
         field_vocab_sizes=tok.field_vocab_sizes, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
     )
     notes = load_notes(midi_file)
     row = {"input_ids": tok.window(tok.encode(notes), 0, 64), "levels": tok.velocity_to_level(notes.velocity)[:64]}
-    inputs = MaskingCollator(seed=0)([row, row])
+    return config, MaskingCollator(seed=0)([row, row])
+
+
+def test_distillation_mixes_true_levels_and_teachers_mean(tmp_path, midi_file):
+    """Training loss: (1 - w) x cross-entropy on the true levels + w x cross-entropy against the
+    teachers' mean distribution, on the same hidden notes; evaluation keeps the plain loss."""
+    config, inputs = tiny_config_and_batch(midi_file)
     models = []
     for seed in range(3):
         torch.manual_seed(seed)
@@ -60,13 +66,7 @@ def test_ordinal_targets_spread_each_level_over_its_neighbours():
 def test_label_sigma_trains_toward_neighbouring_levels(tmp_path, midi_file):
     """Without teachers, the training loss is the cross-entropy against the Gaussian targets;
     evaluation keeps the plain loss; with teachers, the spread true levels take the (1 - w) share."""
-    tok = VelocityBertTokenizer()
-    config = tiny_config(
-        field_vocab_sizes=tok.field_vocab_sizes, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
-    )
-    notes = load_notes(midi_file)
-    row = {"input_ids": tok.window(tok.encode(notes), 0, 64), "levels": tok.velocity_to_level(notes.velocity)[:64]}
-    inputs = MaskingCollator(seed=0)([row, row])
+    config, inputs = tiny_config_and_batch(midi_file)
     torch.manual_seed(0)
     model, teacher = VelocityBertForMaskedVelocity(config), VelocityBertForMaskedVelocity(config)
     with torch.no_grad():

@@ -13,6 +13,8 @@ Two reasons to want more than the true level's cross-entropy:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from transformers import Trainer
 
@@ -42,7 +44,7 @@ class SoftTargetTrainer(Trainer):
     def __init__(
         self,
         *args,
-        teachers: list[torch.nn.Module] = (),
+        teachers: Sequence[torch.nn.Module] = (),
         distill_weight: float = 0.5,
         label_sigma: float = 0.0,
         **kwargs,
