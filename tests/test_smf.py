@@ -141,13 +141,15 @@ def test_a_rewritten_riff_midi_keeps_its_wrapper_and_the_name_decides_the_contai
     from velocity_bert.notes import midi_bytes, save_midi
 
     data, _ = sequencer_export()
-    rmi = riff_midi(data)
+    junk = b"junk" + (3).to_bytes(4, "little") + b"abc\0"  # a chunk before the data chunk is kept too
+    rmi = riff_midi(data, before=junk)
     score = read_score(rmi)
     score.tracks[1].notes[0].velocity = 1
     smf_out = score.dumps_midi()
     assert len(smf_out) != len(data)  # the rewrite changes the data chunk's size
     out = midi_bytes(score, container=rmi)
     assert out[:4] == b"RIFF" and int.from_bytes(out[4:8], "little") == len(out) - 8 and out.endswith(INFO)
+    assert out[8:24] == b"RMID" + junk
     assert out[smf.riff_midi_span(out)] == smf_out
     assert midi_bytes(score, container=data) == smf_out == midi_bytes(score)
     save_midi(out, tmp_path / "a.mid")  # a .mid name gets a bare MIDI file, what players expect

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import symusic
 
-from .smf import SmfLayoutError, note_groups, riff_midi_span, with_smf
+from .smf import SmfLayoutError, note_groups, riff_midi, riff_midi_span
 
 # What a folder of MIDI files is searched for; .rmi is Windows' RIFF wrapper around one.
 MIDI_SUFFIXES = (".mid", ".midi", ".rmi")
@@ -23,7 +23,6 @@ MAX_SECONDS = 4 * 3600
 # Tempos outside this range (quarter notes per minute) are not music we can model; MIDI itself
 # allows 3.6 to 60,000,000.
 TEMPO_RANGE = (4.0, 2000.0)
-RIFF_MIDI_EMPTY = b"RIFF\x0c\0\0\0RMIDdata\0\0\0\0"  # a RIFF MIDI file with an empty data chunk
 
 
 class MidiInputError(ValueError):
@@ -369,7 +368,7 @@ def midi_bytes(score: symusic.Score, container: bytes | None = None) -> bytes:
     the score was read from; a RIFF MIDI file keeps its wrapper (and INFO chunks) around the new
     MIDI file, so a .rmi comes back a .rmi."""
     smf = score.dumps_midi()
-    return with_smf(container, smf) if container is not None and riff_midi_span(container) else smf
+    return riff_midi(smf, container) if container is not None and riff_midi_span(container) else smf
 
 
 def save_midi(data: bytes, path: str | os.PathLike) -> None:
@@ -379,7 +378,7 @@ def save_midi(data: bytes, path: str | os.PathLike) -> None:
     path = Path(path)
     span = riff_midi_span(data)
     if path.suffix.lower() == ".rmi" and span is None:
-        data = with_smf(RIFF_MIDI_EMPTY, data)
+        data = riff_midi(data)
     elif path.suffix.lower() != ".rmi" and span is not None:
         data = data[span]
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")

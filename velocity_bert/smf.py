@@ -122,13 +122,16 @@ def riff_midi_span(data: bytes) -> slice | None:
     return None
 
 
-def with_smf(container: bytes, smf: bytes) -> bytes:
-    """`container` (a RIFF MIDI file) with its data chunk replaced by `smf`, every other chunk
-    (the INFO list: title, copyright) kept and the sizes updated."""
-    span = riff_midi_span(container)
-    if span is None:
-        raise ValueError("not a RIFF MIDI file")
-    old_size = int.from_bytes(container[span.start - 4 : span.start], "little")
-    rest = container[span.start + old_size + (old_size & 1) :]
-    body = container[12 : span.start - 4] + len(smf).to_bytes(4, "little") + smf + b"\0" * (len(smf) & 1) + rest
+def riff_midi(smf: bytes, container: bytes | None = None) -> bytes:
+    """A RIFF MIDI file holding `smf`: `container`'s (a RIFF MIDI file's) data chunk replaced, its
+    other chunks (the INFO list: title, copyright) kept and the sizes updated; or, without one, a
+    wrapper with the data chunk alone."""
+    before = after = b""
+    if container is not None:
+        span = riff_midi_span(container)
+        if span is None:
+            raise ValueError("not a RIFF MIDI file")
+        old_size = int.from_bytes(container[span.start - 4 : span.start], "little")
+        before, after = container[12 : span.start - 8], container[span.start + old_size + (old_size & 1) :]
+    body = before + b"data" + len(smf).to_bytes(4, "little") + smf + b"\0" * (len(smf) & 1) + after
     return b"RIFF" + (4 + len(body)).to_bytes(4, "little") + b"RMID" + body
