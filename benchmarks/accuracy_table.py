@@ -1,5 +1,7 @@
 """The accuracy table of BENCHMARKS.md, printed from the evaluation JSONs that reproduce.sh writes
-(so the table is copied from measurements, never typed in).
+(so the table is copied from measurements, never typed in). A JSON measured on other weights than
+the bundled model's (a report from before the last export, or one without the weights' digest) is
+left out and named on stderr, so the table never mixes two models under one name.
 
     python benchmarks/accuracy_table.py
 """
@@ -7,9 +9,11 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import velocity_bert as vb
+from velocity_bert.evaluation import weights_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -49,10 +53,17 @@ def main():
         "| r per file | piece avg exact / MAE | passes | overlap |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    bundled = weights_sha256(vb.DEFAULT_MODEL)
     for setting, path, label, baselines in ROWS:
         if not path.exists():
             continue
         report = json.loads(path.read_text())
+        if report.get("weights_sha256") != bundled:
+            print(
+                f"left out {path.relative_to(ROOT)}: measured on other weights than the bundled model's",
+                file=sys.stderr,
+            )
+            continue
         print(row(setting, label, report["results"]["velocity_bert"], report["passes"], report["overlap"]))
         if baselines:
             for name, m in report["results"].items():

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import os
 import subprocess
@@ -222,6 +223,8 @@ def test_evaluate_a_flat_folder_and_write_json_into_a_new_folder(tiny_model_dir,
         and written["unreadable_files"] == 1
         and set(written["results"]) == {"velocity_bert", "folder_median", "nearest16_median"}
     )
+    # which weights were measured, so that reports from before a new export are told apart
+    assert written["weights_sha256"] == hashlib.sha256((tiny_model_dir / "model.safetensors").read_bytes()).hexdigest()
     capsys.readouterr()
     empty = next(s for s in ("train", "validation", "test") if not list_files(data, s))
     assert main([*argv[:4], "--split", empty]) == 2

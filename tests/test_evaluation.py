@@ -1,3 +1,5 @@
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -5,7 +7,7 @@ import velocity_bert as vb
 from tests.conftest import import_script, make_score
 from velocity_bert.data import list_files
 from velocity_bert.decoding import DecodingOptions
-from velocity_bert.evaluation import evaluate, median_velocity
+from velocity_bert.evaluation import evaluate, median_velocity, weights_sha256
 
 
 def test_explicit_files_match_the_split_and_report_decoding_time(tiny_model_dir, tmp_path):
@@ -83,3 +85,9 @@ def test_cached_encoder_runs_give_the_same_numbers_as_fresh_ones(tiny_model_dir,
             assert reused["results"] == fresh["results"]
             assert (cached.hits > hits) == (estimate != "mode" or passes > 1)
     assert len(cached.memory) > 0
+
+
+def test_weights_digest_names_the_file_and_is_none_without_one(tiny_model_dir, tmp_path):
+    stored = hashlib.sha256((tiny_model_dir / "model.safetensors").read_bytes()).hexdigest()
+    assert weights_sha256(tiny_model_dir) == stored
+    assert weights_sha256(tmp_path) is None  # a folder without weights: no digest, no error

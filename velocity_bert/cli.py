@@ -160,11 +160,14 @@ def cmd_humanize(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluation import evaluate, format_table
+    import velocity_bert
+
+    from .evaluation import evaluate, format_table, weights_sha256
 
     options = DecodingOptions(**_decoding_options(args))
     if args.json:  # before the evaluation, not after it: a missing folder must not cost the run
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    weights = weights_sha256(args.model or velocity_bert.DEFAULT_MODEL)  # of what is loaded next
     pipe = _load(args.model, args.dtype)
     report = evaluate(
         pipe.model,
@@ -176,6 +179,7 @@ def cmd_evaluate(args) -> int:
         options=options,
         max_files=args.files,
     )
+    report["weights_sha256"] = weights
     print(format_table(report))
     if args.json:
         tmp = f"{args.json}.tmp{os.getpid()}"

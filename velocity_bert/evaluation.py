@@ -3,6 +3,7 @@ through decoding.py (the path users get) and report pooled and piece-averaged me
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -175,6 +176,26 @@ def evaluate(
             name: _summaries(per_file, pieces, np.random.default_rng(seed)) for name, per_file in systems.items()
         },
     }
+
+
+def weights_sha256(model_path: str | Path) -> str | None:
+    """The digest of a model's stored weights, which a report keeps so that a table built from
+    reports (benchmarks/accuracy_table.py) never mixes numbers of two models under one name: a
+    folder's path stays the same when a new model is exported into it. None where there is no
+    local model.safetensors (a Hub id not in the cache, a sharded checkpoint)."""
+    from transformers.utils import cached_file
+
+    try:
+        path = cached_file(str(model_path), "model.safetensors", local_files_only=True)
+    except OSError:
+        return None
+    if path is None:
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _no_files(data_dir, split: str) -> str:
