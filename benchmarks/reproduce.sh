@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every number in BENCHMARKS.md, in order, from a trained run folder (default runs/base).
 #   bash benchmarks/reproduce.sh [RUN_DIR] [PREVIOUS_SUMMARY]
+#   bash benchmarks/reproduce.sh -      # remeasure the bundled model as it is, without exporting a run
 # PREVIOUS_SUMMARY: training_summary.json of the model the run continued from (copy it out of the
 # bundled folder before, since the export replaces that folder). WEIGHTS_DTYPE=float16 stores the
 # weights at half the size (a model over ~6 M parameters needs it to fit the package's 25 MB).
@@ -11,7 +12,9 @@ data=../shared/data/asap
 model=velocity_bert/pretrained/velocity-bert-asap
 out=benchmarks/results
 mkdir -p "$out"
-python -m velocity_bert.export "$run" ${previous:+--previous "$previous"} --weights_dtype "${WEIGHTS_DTYPE:-float32}"
+if [ "$run" != "-" ]; then
+    python -m velocity_bert.export "$run" ${previous:+--previous "$previous"} --weights_dtype "${WEIGHTS_DTYPE:-float32}"
+fi
 bash benchmarks/evaluate_asap.sh "$model" "$data"
 for setting in random15 span all; do
     for estimate in mode mean; do  # the other point estimates, next to the default (median)
