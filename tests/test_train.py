@@ -143,6 +143,7 @@ def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
             "--eval_strategy", "no", "--save_strategy", "no", "--report_to", "none", "--use_cpu",
             "--disable_tqdm", "true", "--position_embedding_type", positions,
             "--distill_from", str(source),  # the path through a teacher, too (rate 0: weights still kept)
+            "--attention_dropout", "0",  # alone: CPU SDPA keeps its fused kernel
         ]
         # fmt: on
         done = subprocess.run(
@@ -152,6 +153,7 @@ def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
         config = json.loads((out / "config.json").read_text())
         assert config["position_embedding_type"] == positions
         assert config["hidden_dropout_prob"] == 0.05  # a fine-tune keeps its model's dropout, not the new default
+        assert config["attention_probs_dropout_prob"] == 0.0
         weights[positions] = load_file(out / "model.safetensors")
     table = "velocity_bert.embeddings.position_embeddings.weight"
     assert table in weights["absolute"] and table not in weights[""] and table not in weights["rotary"]
@@ -190,6 +192,7 @@ def test_tempo_factors_and_their_one_line_errors(tmp_path):
         (["--distill_from", str(tmp_path / "no_model")], "no_model"),
         (["--max_train_files", "-1"], "--max_train_files must be >= 1, not -1"),
         (["--label_sigma", "-1"], "--label_sigma must be between 0 and 8 levels, not -1"),
+        (["--attention_dropout", "1"], "--attention_dropout must be in [0, 1), not 1.0"),
     ):
         done = subprocess.run(
             [sys.executable, str(ROOT / "train.py"), "--data_dir", str(data), "--output_dir", str(tmp_path / "o")]
