@@ -232,8 +232,9 @@ def main(callbacks: list | None = None):
         if not 0 <= model_args.distill_weight <= 1:
             raise ValueError(f"--distill_weight must be between 0 and 1, not {model_args.distill_weight}")
         for flag in ("dropout", "attention_dropout"):
-            if getattr(model_args, flag) is not None and not 0 <= getattr(model_args, flag) < 1:
-                raise ValueError(f"--{flag} must be in [0, 1), not {getattr(model_args, flag)}")
+            p = getattr(model_args, flag)
+            if p is not None and not 0 <= p < 1:
+                raise ValueError(f"--{flag} must be in [0, 1), not {p}")
         if not 0 <= model_args.label_sigma <= 8:
             raise ValueError(f"--label_sigma must be between 0 and 8 levels, not {model_args.label_sigma}")
     except (ValueError, FileNotFoundError) as err:
