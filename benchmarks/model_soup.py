@@ -5,8 +5,10 @@
 Continuations of the shipped model that each end level with it on validation may still differ in
 what they got right; their average is one model of the same size, so unlike averaging predictions
 (compare_on_validation.py) it could ship. The first model's config and tokenizer are kept (dropout
-does not matter at inference). The soup is written in float32; its evaluation JSONs, if any, are not
-copied. Hand-written: transformers has no weight averaging; it is a mean over state dicts.
+does not matter at inference). The soup is written in float32 with a training_summary.json that
+holds every member's history, which `python -m velocity_bert.export SOUP` ships with it; the
+members' evaluation JSONs are not copied. Hand-written: transformers has no weight averaging; it is
+a mean over state dicts.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 from pathlib import Path
 
 from velocity_bert import VelocityBertForMaskedVelocity, VelocityBertTokenizer, save_model_folder
+from velocity_bert.export import model_history
 
 
 def soup(models: list[str]) -> VelocityBertForMaskedVelocity:
@@ -41,7 +44,14 @@ def main():
         raise SystemExit("error: a soup needs two or more models")
     model = soup(args.models)
     save_model_folder(model, VelocityBertTokenizer.from_pretrained(args.models[0]), args.out)
-    (args.out / "soup.json").write_text(json.dumps({"models": args.models}, indent=2))
+    # Each member's whole history (recipe, evaluations, what it started from) goes in the soup's
+    # training summary, which velocity_bert.export carries into a shipped folder: runs/ does not
+    # outlive its checkout.
+    summary = {
+        "soup_of": [{"model": path, "history": model_history(path)} for path in args.models],
+        "method": "mean of the members' weights (benchmarks/model_soup.py)",
+    }
+    (args.out / "training_summary.json").write_text(json.dumps(summary, indent=2))
     print(f"wrote {args.out}")
 
 

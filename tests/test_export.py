@@ -70,6 +70,42 @@ def test_distilled_run_keeps_its_teachers_history(tiny_model_dir, tmp_path):
     assert summary["teachers"][str(tmp_path / "gone")] is None  # named, though its history is lost
 
 
+def test_exported_weight_soup_keeps_every_members_history(tiny_model_dir, midi_file, tmp_path, monkeypatch):
+    """A soup has no trainer state of its own: what ships must still say which runs it averages and
+    how each was trained, since runs/ does not outlive its checkout."""
+    bundled = export(tiny_model_dir, tmp_path / "bundled")
+    (bundled / "training_summary.json").write_text(json.dumps({"global_step": 6250, "best_metric": 1.793}))
+    run = tmp_path / "cont"
+    shutil.copytree(tiny_model_dir, run)
+    (run / "checkpoint-7").mkdir()
+    state = {"global_step": 7, "best_metric": 1.79, "log_history": [{"step": 7, "eval_loss": 1.79}]}
+    (run / "checkpoint-7" / "trainer_state.json").write_text(json.dumps(state))
+    (run / "run_arguments.json").write_text(json.dumps({"training": {"learning_rate": 5e-5}}))
+    with torch.no_grad():
+        member = vb.VelocityBertForMaskedVelocity.from_pretrained(run)
+        for p in member.parameters():
+            p.add_(0.01)
+        member.save_pretrained(run / "checkpoint-7")
+    vb.VelocityBertTokenizer.from_pretrained(run).save_pretrained(run / "checkpoint-7")
+    monkeypatch.setattr(
+        sys, "argv", ["model_soup.py", str(bundled), str(run / "checkpoint-7"), "--out", str(tmp_path / "soup")]
+    )
+    import_script("benchmarks/model_soup.py").main()
+
+    out = export(tmp_path / "soup", tmp_path / "shipped", weights_dtype="float16")
+
+    members = json.loads((out / "training_summary.json").read_text())["soup_of"]
+    assert [m["model"] for m in members] == [str(bundled), str(run / "checkpoint-7")]
+    assert members[0]["history"] == {"global_step": 6250, "best_metric": 1.793}
+    assert members[1]["history"]["best_metric"] == 1.79
+    assert members[1]["history"]["arguments"]["training"]["learning_rate"] == 5e-5
+    a = vb.VelocityBertForMaskedVelocity.from_pretrained(bundled).state_dict()
+    souped = vb.VelocityBertForMaskedVelocity.from_pretrained(out).state_dict()
+    name = next(k for k, v in a.items() if v.is_floating_point() and v.numel() > 1)
+    torch.testing.assert_close(souped[name], a[name] + 0.005, atol=2e-3, rtol=2e-3)  # the mean, in float16
+    assert len(vb.load_pipeline(str(out))(str(midi_file))["velocities"]) == len(vb.load_notes(midi_file))
+
+
 def test_float16_weights_halve_the_file_and_load_as_float32(tiny_model_dir, midi_file, tmp_path):
     full = export(tiny_model_dir, tmp_path / "full")
     half = export(tiny_model_dir, tmp_path / "half", weights_dtype="float16")

@@ -6,6 +6,7 @@ so there is one copy of the code.
     python -m velocity_bert.export runs/base              # a run folder: its last checkpoint's history
     python -m velocity_bert.export runs/cont --previous velocity_bert/pretrained/velocity-bert-asap/training_summary.json
     python -m velocity_bert.export runs/big --weights_dtype float16   # half the file; still runs in float32
+    python -m velocity_bert.export runs/soup --weights_dtype float16  # a folder with its own training_summary.json
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def export(
     if weights_dtype not in WEIGHTS_DTYPES:
         raise ValueError(f"weights_dtype must be one of {sorted(WEIGHTS_DTYPES)}, not {weights_dtype!r}")
     previous = json.loads(Path(previous_summary).read_text()) if previous_summary else None
-    summary = run_summary(checkpoint)
+    summary = model_history(checkpoint)  # a folder with its own summary (a weight soup) keeps it
     if summary is not None:
         if previous is not None:
             summary["initialized_from"] = previous
