@@ -68,6 +68,8 @@ def test_distilled_run_keeps_its_teachers_history(tiny_model_dir, tmp_path):
     assert summary["teachers"][str(rotary)]["best_metric"] == 1.807
     assert summary["teachers"][str(rotary)]["arguments"]["model"]["position_embedding_type"] == "rotary"
     assert summary["teachers"][str(tmp_path / "gone")] is None  # named, though its history is lost
+    again = export(out, tmp_path / "again")  # re-exporting keeps the history read at the first export,
+    assert json.loads((again / "training_summary.json").read_text()) == summary  # though bundled/ is the student now
 
 
 def test_exported_weight_soup_keeps_every_members_history(tiny_model_dir, midi_file, tmp_path, monkeypatch):

@@ -94,13 +94,18 @@ def export(
     if weights_dtype not in WEIGHTS_DTYPES:
         raise ValueError(f"weights_dtype must be one of {sorted(WEIGHTS_DTYPES)}, not {weights_dtype!r}")
     previous = json.loads(Path(previous_summary).read_text()) if previous_summary else None
-    summary = model_history(checkpoint)  # a folder with its own summary (a weight soup) keeps it
-    if summary is not None:
-        if previous is not None:
-            summary["initialized_from"] = previous
-        teachers = teacher_summaries(summary.get("arguments"))
+    own = Path(checkpoint) / "training_summary.json"
+    if own.exists():
+        # An exported folder or a weight soup: its summary is already whole. Its teachers were read
+        # when it was exported, and their paths may name other models by now (the bundled folder).
+        summary = json.loads(own.read_text())
+    else:
+        summary = run_summary(checkpoint)
+        teachers = teacher_summaries(summary.get("arguments")) if summary is not None else {}
         if teachers:
             summary["teachers"] = teachers
+    if summary is not None and previous is not None:
+        summary["initialized_from"] = previous
     model = VelocityBertForMaskedVelocity.from_pretrained(checkpoint)
     tokenizer = VelocityBertTokenizer.from_pretrained(checkpoint)
     weights = {k: v.to(WEIGHTS_DTYPES[weights_dtype]) for k, v in model.state_dict().items()}
