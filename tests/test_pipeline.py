@@ -58,16 +58,25 @@ def test_a_file_the_scan_cannot_vouch_for_is_rewritten_with_a_warning(pipe, midi
     assert vb.load_notes(out["midi"]).velocity.tolist() == out["velocities"]
 
 
-def test_dtype_auto_is_bfloat16_only_on_a_cpu_with_amx(tiny_model_dir, monkeypatch):
+def test_dtype_auto_is_bfloat16_only_on_a_cpu_with_bfloat16_instructions(tiny_model_dir, monkeypatch):
     import torch
 
-    for amx, expected in ((True, torch.bfloat16), (False, torch.float32)):
+    for amx, avx512_bf16, expected in (
+        (True, False, torch.bfloat16),
+        (False, True, torch.bfloat16),
+        (True, True, torch.bfloat16),
+        (False, False, torch.float32),
+    ):
         monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda avx=avx512_bf16: avx)
         assert vb.cpu_dtype() == expected
         assert vb.load_pipeline(str(tiny_model_dir)).model.dtype == expected
         assert vb.load_pipeline(str(tiny_model_dir), dtype="float32").model.dtype == torch.float32
         assert vb.load_pipeline(str(tiny_model_dir), dtype=torch.bfloat16).model.dtype == torch.bfloat16
-    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")  # a torch without the check: float32
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")  # a torch without one check uses the other
+    assert vb.cpu_dtype() == torch.bfloat16
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")  # a torch with neither: float32
     assert vb.cpu_dtype() == torch.float32
     with pytest.raises(ValueError, match="dtype is one of auto, float32, bfloat16"):
         vb.load_pipeline(str(tiny_model_dir), dtype="half")

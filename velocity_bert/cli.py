@@ -25,8 +25,8 @@ OVERLAP_HELP = "notes shared by neighbouring windows (default: the model's windo
 SPLIT_CHOICES = ("train", "validation", "test", "all")
 DATA_HELP = "a MAESTRO folder (its csv), a folder with splits.csv, or any folder of MIDI files"
 DTYPE_HELP = (
-    "weights and arithmetic: auto (default) is bfloat16 on a CPU with AMX, where it is ~3x faster "
-    "at the same accuracy, and float32 elsewhere (bfloat16 is emulated, and slower, without AMX)"
+    "weights and arithmetic: auto (default) is bfloat16 on a CPU with AMX or AVX512-BF16, where it is "
+    "~2-3x faster at the same accuracy, and float32 elsewhere (bfloat16 is emulated, and slower, without them)"
 )
 ESTIMATE_HELP = "median (default, most accurate on validation); mode: most likely level (more dynamic range); mean"
 
