@@ -2,6 +2,7 @@ import hashlib
 
 import numpy as np
 import pytest
+import symusic
 
 import velocity_bert as vb
 from tests.conftest import import_script, make_score
@@ -91,3 +92,31 @@ def test_weights_digest_names_the_file_and_is_none_without_one(tiny_model_dir, t
     stored = hashlib.sha256((tiny_model_dir / "model.safetensors").read_bytes()).hexdigest()
     assert weights_sha256(tiny_model_dir) == stored
     assert weights_sha256(tmp_path) is None  # a folder without weights: no digest, no error
+
+
+def test_score_rendition_cues_keep_each_note_with_its_velocity(tmp_path):
+    """benchmarks/score_renditions.py --cues takes a performance's asynchrony and articulation out
+    before decoding; its MAE is only meaningful if every velocity still belongs to its own note."""
+    bench = import_script("benchmarks/score_renditions.py")
+    score = symusic.Score(480)
+    track = symusic.Track("piano", program=0)
+    # Chords rolled over 0-20 ticks (~0-21 ms at 120 bpm), staccato, one every half beat.
+    for c in range(40):
+        for j, pitch in enumerate((72, 64, 60)):
+            track.notes.append(symusic.Note(c * 240 + 10 * j, 60, pitch, 30 + 2 * c + j))
+    score.tracks.append(track)
+    score.dump_midi(str(tmp_path / "p.mid"))
+    notes = vb.load_notes(tmp_path / "p.mid")
+    together, order = bench.together(notes)
+    assert len(np.unique(together.onset_tick)) == 40  # each chord struck at once
+    assert (together.velocity == notes.velocity[order]).all() and (together.pitch == notes.pitch[order]).all()
+
+    def triples(n):
+        return sorted(zip(n.pitch.tolist(), n.velocity.tolist(), n.index.tolist()))
+
+    assert triples(together) == triples(notes)
+    assert (np.diff(together.onset_tick) >= 0).all() and (together.pitch[:3] == [60, 64, 72]).all()
+    legato = bench.legato(together)
+    assert (legato.duration_tick[:-3] == 240).all() and (legato.duration_tick[-3:] == 60).all()
+    assert (legato.velocity == together.velocity).all()
+    np.testing.assert_allclose(bench.curve(np.arange(8.0), 4), [0.5, 2.5, 4.5, 6.5])

@@ -1,0 +1,230 @@
+"""Humanizing a flat score, the main use: how close is the rendition's dynamics curve to a
+pianist's, and what does the score's even timing cost?
+
+    python benchmarks/score_renditions.py [--model DIR] [--split validation] [--segments 32] [--cues] [--json F]
+
+ASAP keeps a quantized, flat-velocity score MIDI (`midi_score.mid`) beside each piece's
+performances: what a notation program exports, the file a user humanizes. Its notes are not aligned
+to a performance's note by note, so per-note accuracy cannot be scored; the loudness *curve* can:
+each file's notes in order are cut into `--segments` runs of equal note count (note rank, not time,
+so tempo does not matter; ornaments and skipped notes shift it a little), and each run's mean
+velocity is one point. For each performance, Pearson r between its true curve and:
+- the model's rendition of the flat score (what a user gets);
+- the model with every velocity of the performance hidden (the `all` setting: the same task with
+  the pianist's timing, so the gap is what the even timing costs);
+- the other performances of the same score (how much pianists agree: a ceiling of sorts);
+- note density (notes per second of each run, from the score or the performance): the model-free
+  guess that busier passages are louder.
+Also the note-level SD of each, and the SD of the curve (the range of the phrase-level dynamics).
+
+Note rank lines a score up with a performance only where both hold the same notes: a performance
+that skips a repeat the score writes out (or the reverse) slides out of step. So every measure is
+also given on the well-aligned performances alone: within 5% of the score's note count, with mean
+pitch curves (score against performance, no velocities involved) at r >= 0.9.
+
+`--cues` asks which of a performance's cues the model reads the dynamics from, by taking them out
+of the performance before hiding every velocity (pooled MAE and r, one decode per variant): chords
+struck together (onsets within 35 ms moved to the chord's first, as a score has them) and legato
+durations (each note held to the next chord: no articulation), apart and both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+import velocity_bert as vb
+from velocity_bert.decoding import predict_velocities
+from velocity_bert.notes import MidiInputError, Notes
+
+
+def curve(values: np.ndarray, segments: int) -> np.ndarray:
+    """Mean of `values` over `segments` runs of consecutive notes of (nearly) equal count."""
+    run = np.arange(len(values)) * segments // len(values)
+    return np.bincount(run, weights=values, minlength=segments) / np.bincount(run, minlength=segments)
+
+
+def density(onsets: np.ndarray, segments: int) -> np.ndarray:
+    """Notes per second of each run: its note count over the time from its first onset to the next
+    run's first onset (the last run: to its own last onset)."""
+    run = np.arange(len(onsets)) * segments // len(onsets)
+    starts = np.array([onsets[run == i].min() for i in range(segments)])
+    ends = np.append(starts[1:], onsets.max())
+    return np.bincount(run, minlength=segments) / np.maximum(ends - starts, 1e-3)
+
+
+def together(notes: Notes, window_s: float = 0.035) -> tuple[Notes, np.ndarray]:
+    """The notes with every chord struck at once (onsets chained within `window_s` take the first
+    one's), re-sorted into canonical order; and that order, to line the truth up with."""
+    first = np.diff(notes.onset_sec, prepend=-np.inf) > window_s
+    lead = np.maximum.accumulate(np.where(first, np.arange(len(notes)), 0))
+    onset_sec, onset_tick = notes.onset_sec[lead], notes.onset_tick[lead]
+    order = np.lexsort((notes.pitch, onset_sec))
+    per_note = ("duration_tick", "duration_sec", "pitch", "velocity", "track", "index")
+    moved = {name: getattr(notes, name)[order] for name in per_note}
+    if notes.sustained_duration_tick is not None:
+        moved["sustained_duration_tick"] = notes.sustained_duration_tick[order]
+    return replace(notes, onset_sec=onset_sec[order], onset_tick=onset_tick[order], **moved), order
+
+
+def legato(notes: Notes, window_s: float = 0.035) -> Notes:
+    """The notes each held until the next chord (the next onset more than `window_s` later; the last
+    chord keeps its durations): no articulation."""
+    following = np.searchsorted(notes.onset_sec, notes.onset_sec + window_s, side="right")
+    last = following == len(notes)
+    nxt = np.minimum(following, len(notes) - 1)
+    ticks = np.where(last, notes.duration_tick, notes.onset_tick[nxt] - notes.onset_tick)
+    secs = np.where(last, notes.duration_sec, notes.onset_sec[nxt] - notes.onset_sec)
+    held = {"sustained_duration_tick": ticks} if notes.sustained_duration_tick is not None else {}
+    return replace(notes, duration_tick=ticks, duration_sec=secs, **held)
+
+
+CUES = {
+    "chords together": lambda n: together(n),
+    "legato durations": lambda n: (legato(n), np.arange(len(n))),
+    "both": lambda n: (lambda t: (legato(t[0]), t[1]))(together(n)),
+}
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else float("nan")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=vb.DEFAULT_MODEL)
+    parser.add_argument("--data", default="../shared/data/asap", help="an ASAP folder (splits.csv, midi_score.mid)")
+    parser.add_argument("--split", default="validation", choices=("validation", "test"))
+    parser.add_argument("--segments", type=int, default=32)
+    parser.add_argument("--cues", action="store_true", help="also decode with a performance's cues taken out")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    root = Path(args.data)
+    with open(root / "splits.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["split"] == args.split]
+    by_score = defaultdict(list)
+    for r in rows:
+        by_score[r["midi_score"]].append(r["midi_performance"])
+    model = vb.VelocityBertForMaskedVelocity.from_pretrained(args.model).eval()
+    tokenizer = vb.VelocityBertTokenizer.from_pretrained(args.model)
+    k = args.segments
+
+    per_performance = []  # one dict per performance
+    for score_path, performances in sorted(by_score.items()):
+        try:
+            score = vb.load_notes(root / score_path)
+        except MidiInputError:
+            continue
+        if len(score) < 4 * k:
+            continue
+        rendition = predict_velocities(model, tokenizer, score).astype(np.float64)
+        truths = {}
+        for p in performances:
+            try:
+                notes = vb.load_notes(root / p)
+            except MidiInputError:
+                continue
+            if len(notes) >= 4 * k:
+                truths[p] = notes
+        true_curves = {p: curve(n.velocity.astype(np.float64), k) for p, n in truths.items()}
+        for p, notes in truths.items():
+            true = notes.velocity.astype(np.float64)
+            hidden_all = predict_velocities(model, tokenizer, notes).astype(np.float64)
+            others = [pearson(true_curves[q], true_curves[p]) for q in truths if q != p]
+            aligned = abs(len(notes) / len(score) - 1) <= 0.05 and (
+                pearson(curve(score.pitch.astype(np.float64), k), curve(notes.pitch.astype(np.float64), k)) >= 0.9
+            )
+            mae = {"performance as played": float(np.abs(hidden_all - true).mean())}
+            r_cues = {}
+            for cue, take_out in CUES.items() if args.cues else ():
+                changed, order = take_out(notes)
+                predicted = predict_velocities(model, tokenizer, changed).astype(np.float64)
+                mae[cue] = float(np.abs(predicted - true[order]).mean())
+                r_cues[f"every velocity hidden, {cue}"] = pearson(curve(predicted, k), curve(true[order], k))
+            per_performance.append(
+                {
+                    "performance": p,
+                    "score": score_path,
+                    "aligned": bool(aligned),
+                    "r": {
+                        "rendition of the flat score": pearson(curve(rendition, k), true_curves[p]),
+                        "every velocity hidden (performance timing)": pearson(curve(hidden_all, k), true_curves[p]),
+                        "other pianists, same score": float(np.mean(others)) if others else float("nan"),
+                        "note density of the score": pearson(density(score.onset_sec, k), true_curves[p]),
+                        "note density of the performance": pearson(density(notes.onset_sec, k), true_curves[p]),
+                        **r_cues,
+                    },
+                    "mae_every_velocity_hidden": mae,
+                    "notes": len(notes),
+                    "note_sd": {
+                        "pianist": float(true.std()),
+                        "rendition": float(rendition.std()),
+                        "hidden_all": float(hidden_all.std()),
+                    },
+                    "curve_sd": {
+                        "pianist": float(true_curves[p].std()),
+                        "rendition": float(curve(rendition, k).std()),
+                        "hidden_all": float(curve(hidden_all, k).std()),
+                    },
+                }
+            )
+
+    def averages(field: str, only_aligned: bool = False) -> dict:
+        """Mean over performances, and over scores (each score's performances averaged first)."""
+        chosen = [d for d in per_performance if d["aligned"] or not only_aligned]
+        out = {}
+        for name in per_performance[0][field]:
+            values = [(d["score"], d[field][name]) for d in chosen if not np.isnan(d[field][name])]
+            by = defaultdict(list)
+            for s, v in values:
+                by[s].append(v)
+            out[name] = {
+                "performances": len(values),
+                "mean": float(np.mean([v for _, v in values])),
+                "score_averaged": float(np.mean([np.mean(v) for v in by.values()])),
+            }
+        return out
+
+    report = {
+        "model": args.model,
+        "split": args.split,
+        "segments": k,
+        "scores": len({d["score"] for d in per_performance}),
+        "performances": len(per_performance),
+        "aligned_performances": sum(d["aligned"] for d in per_performance),
+    }
+    for subset, only_aligned in (("all", False), ("aligned", True)):
+        report[subset] = {field: averages(field, only_aligned) for field in ("r", "note_sd", "curve_sd")}
+    report["mae_every_velocity_hidden"] = {  # pooled over notes, as `evaluate` reports it
+        name: sum(d["mae_every_velocity_hidden"][name] * d["notes"] for d in per_performance)
+        / sum(d["notes"] for d in per_performance)
+        for name in per_performance[0]["mae_every_velocity_hidden"]
+    }
+    report["per_performance"] = per_performance
+    print(
+        f"{report['performances']} performances of {report['scores']} scores ({report['aligned_performances']} "
+        f"well aligned), {k} runs of notes each"
+    )
+    print(
+        "\nevery velocity hidden, pooled MAE: "
+        + ", ".join(f"{n} {v:.3f}" for n, v in report["mae_every_velocity_hidden"].items())
+    )
+    titles = {"r": "Pearson r with the pianist's curve", "note_sd": "note SD", "curve_sd": "curve SD"}
+    for subset in ("all", "aligned"):
+        for field, title in titles.items():
+            print(f"\n{subset} performances, {title}: mean over performances / over scores (performances)")
+            for name, v in report[subset][field].items():
+                print(f"  {name:46s} {v['mean']:6.3f} / {v['score_averaged']:6.3f} ({v['performances']})")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
