@@ -15,7 +15,7 @@ import numpy as np
 from transformers import HfArgumentParser, TrainingArguments
 
 from velocity_bert import VelocityBertConfig, VelocityBertForMaskedVelocity, VelocityBertTokenizer, save_model_folder
-from velocity_bert.augmentation import Compose, Loudness, Transpose
+from velocity_bert.augmentation import Compose, Loudness, StrikeTogether, Transpose
 from velocity_bert.configuration_velocity_bert import POSITION_EMBEDDING_TYPES
 from velocity_bert.data import RandomWindows, WindowArrays, build_windows, training_files, unused_files
 from velocity_bert.masking import MaskingCollator, MaskingMix, apply_mask, choose_hidden
@@ -102,6 +102,13 @@ class DataArguments:
     )
     velocity_min_visible: float = field(
         default=0.0, metadata={"help": "but only windows with at least this share of velocities visible"}
+    )
+    strike_together: float = field(
+        default=0.0,
+        metadata={
+            "help": "share of training windows whose chords (onsets within 20 ms) are struck at once and in "
+            "pitch order, as in a flat score (0: off)"
+        },
     )
     tempo_stretch: float = field(
         default=0.0,
@@ -313,6 +320,8 @@ def main(callbacks: list | None = None):
                 data_args.velocity_shift, data_args.velocity_stretch, levels, min_visible=data_args.velocity_min_visible
             )
         )
+    if data_args.strike_together:
+        augment.append(StrikeTogether(tokenizer.shift_ids_within(20), p=data_args.strike_together))
     collator = MaskingCollator(
         mix,
         config.velocity_token_offset,

@@ -1,7 +1,7 @@
 import numpy as np
 
 from velocity_bert import VelocityBertTokenizer
-from velocity_bert.augmentation import PITCH, VELOCITY, Compose, Loudness, Transpose
+from velocity_bert.augmentation import PITCH, VELOCITY, Compose, Loudness, StrikeTogether, Transpose
 from velocity_bert.masking import MaskingCollator, MaskingMix
 from velocity_bert.tokenization_velocity_bert import FIELDS
 
@@ -128,3 +128,31 @@ def test_collator_keeps_recorded_answers_for_whole_hidden_windows():
         np.testing.assert_array_equal(every([{"input_ids": ids, "levels": levels}])["labels"][0].numpy(), levels)
     moved = [few([{"input_ids": ids, "levels": levels}])["labels"][0].numpy() for _ in range(10)]
     assert any(((m != -100) & (m != levels)).any() for m in moved)
+
+
+def test_strike_together_writes_a_rolled_chord_as_a_score_has_it(tmp_path):
+    """Rolled chords (loudest first, 10 ms apart) come out as the same chords written struck at
+    once: every field equal to the tokenized score's, each velocity still on its own pitch."""
+    import symusic
+
+    from velocity_bert import load_notes
+
+    tok = VelocityBertTokenizer()
+    files = {}
+    for name, roll in (("rolled", 10), ("score", 0)):
+        score = symusic.Score(480)
+        track = symusic.Track("piano", program=0)
+        for c in range(20):  # a chord every 720 ticks (750 ms at 120 bpm), notes 10.4 ms apart
+            for j, (pitch, velocity) in enumerate(((72, 90), (64, 60), (60, 40))):
+                track.notes.append(symusic.Note(c * 720 + roll * j, 60, pitch, velocity - c))
+        score.tracks.append(track)
+        score.dump_midi(str(tmp_path / f"{name}.mid"))
+        files[name] = tok.encode(load_notes(tmp_path / f"{name}.mid"))
+    strike = StrikeTogether(tok.shift_ids_within(20), p=1.0)
+    out = strike(files["rolled"], np.random.default_rng(0))
+    assert (files["rolled"] != files["score"]).any()
+    np.testing.assert_array_equal(out, files["score"])
+    np.testing.assert_array_equal(
+        StrikeTogether(tok.shift_ids_within(20), p=0.0)(files["rolled"], np.random.default_rng(0)), files["rolled"]
+    )
+    assert tok.shift_ids_within(20) == (4, 5, 6)  # the 0, 10 and 20 ms bins

@@ -107,6 +107,11 @@ class VelocityBertTokenizer:
         assert np.all(np.diff(self._pitch_ids) == 1)
         return int(self._pitch_ids[0]), int(self._pitch_ids[-1])
 
+    def shift_ids_within(self, ms: float) -> tuple[int, ...]:
+        """The shift-field ids of onset gaps up to `ms` (0 ms first): a chord's notes as a pianist
+        spreads them, for augmentation.StrikeTogether."""
+        return tuple(4 + i for i, b in enumerate(self.shift_bins_ms) if b <= ms)
+
     @property
     def onset_grid(self) -> dict[str, int]:
         """Where the model finds each note's onset on the bar/position grid (VelocityBertConfig's
