@@ -105,6 +105,8 @@ class StrikeTogether:
         gaps = ids[leads, shift]
         ids[:, position], ids[:, bar] = ids[leads[chord], position], ids[leads[chord], bar]
         ids[:, shift] = self.chord_shift_ids[0]
+        # The hidden notes were chosen by position; a reordered chord may hide other notes of it than
+        # before, which leaves the masking as random as it was.
         ids = ids[np.lexsort((ids[:, PITCH], chord))]
         ids[np.searchsorted(np.sort(chord), np.arange(len(leads))), shift] = gaps  # the gap opens the chord
         return ids
