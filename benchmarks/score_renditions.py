@@ -85,10 +85,16 @@ def legato(notes: Notes, window_s: float = 0.035) -> Notes:
     return replace(notes, duration_tick=ticks, duration_sec=secs, **held)
 
 
+def both(notes: Notes) -> tuple[Notes, np.ndarray]:
+    together_notes, order = together(notes)
+    return legato(together_notes), order
+
+
+# Each takes a performance's notes and returns them changed, with the order that lines up the truth.
 CUES = {
-    "chords together": lambda n: together(n),
-    "legato durations": lambda n: (legato(n), np.arange(len(n))),
-    "both": lambda n: (lambda t: (legato(t[0]), t[1]))(together(n)),
+    "chords together": together,
+    "legato durations": lambda notes: (legato(notes), np.arange(len(notes))),
+    "both": both,
 }
 
 

@@ -33,6 +33,8 @@ import numpy as np
 
 from .tokenization_velocity_bert import FIELDS, PITCH, VELOCITY
 
+SHIFT, POSITION, BAR = (FIELDS.index(f) for f in ("shift", "position", "bar"))
+
 
 @dataclass
 class Transpose:
@@ -97,18 +99,18 @@ class StrikeTogether:
         ids = np.array(ids, dtype=np.int64)
         if rng.random() >= self.p or len(ids) < 2:
             return ids
-        shift, position, bar = (FIELDS.index(f) for f in ("shift", "position", "bar"))
-        joins = np.isin(ids[:, shift], self.chord_shift_ids)
+        joins = np.isin(ids[:, SHIFT], self.chord_shift_ids)
         joins[0] = False  # a window's first note starts its chord
         chord = np.cumsum(~joins) - 1
         leads = np.flatnonzero(~joins)
-        gaps = ids[leads, shift]
-        ids[:, position], ids[:, bar] = ids[leads[chord], position], ids[leads[chord], bar]
-        ids[:, shift] = self.chord_shift_ids[0]
-        # The hidden notes were chosen by position; a reordered chord may hide other notes of it than
-        # before, which leaves the masking as random as it was.
+        gaps = ids[leads, SHIFT]
+        ids[:, POSITION], ids[:, BAR] = ids[leads[chord], POSITION], ids[leads[chord], BAR]
+        ids[:, SHIFT] = self.chord_shift_ids[0]
+        # Sorting within chords keeps each chord's rows where they were, so its first row is still at
+        # its lead's index, where the gap from the previous chord goes back. The hidden notes were
+        # chosen by position: a reordered chord may hide other notes of it, as randomly as before.
         ids = ids[np.lexsort((ids[:, PITCH], chord))]
-        ids[np.searchsorted(np.sort(chord), np.arange(len(leads))), shift] = gaps  # the gap opens the chord
+        ids[leads, SHIFT] = gaps
         return ids
 
 
