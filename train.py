@@ -110,6 +110,13 @@ class DataArguments:
             "pitch order, as in a flat score (0: off)"
         },
     )
+    legato: float = field(
+        default=0.0,
+        metadata={
+            "help": "share of training windows drawn from a copy with every note held to the next chord, "
+            "no articulation, as in a flat score (one more tokenized copy; needs --random_offsets; 0: off)"
+        },
+    )
     tempo_stretch: float = field(
         default=0.0,
         metadata={
@@ -168,7 +175,8 @@ def tempo_factors(data_args: DataArguments) -> list[float]:
 def tokenized_splits(data_args: DataArguments, config: VelocityBertConfig, tokenizer) -> dict:
     """The train and validation windows, built (or read from the cache) with the arguments that key
     the cache; benchmarks/gpu/pretokenize.py calls this too, so the windows it builds are found.
-    --tempo_stretch adds whole train files at each of `tempo_factors`, as "train@FACTOR"."""
+    --tempo_stretch adds whole train files at each of `tempo_factors`, as "train@FACTOR"; --legato
+    adds them held to the next chord, as "train:legato"."""
     factors = tempo_factors(data_args)
     train_files, validation_files = training_files(data_args.data_dir, data_args.validation_share)
     print(f"{len(train_files)} train files, {len(validation_files)} validation files", file=sys.stderr)
@@ -196,6 +204,10 @@ def tokenized_splits(data_args: DataArguments, config: VelocityBertConfig, token
             for f in factors:
                 splits[f"train@{f:g}"] = build_windows(
                     files, tokenizer, length, overlap, data_args.cache_dir, data_args.num_proc, time_scale=f
+                )
+            if data_args.legato:
+                splits["train:legato"] = build_windows(
+                    files, tokenizer, length, overlap, data_args.cache_dir, data_args.num_proc, as_legato=True
                 )
     return splits
 
@@ -242,6 +254,10 @@ def main(callbacks: list | None = None):
             p = getattr(model_args, flag)
             if p is not None and not 0 <= p < 1:
                 raise ValueError(f"--{flag} must be in [0, 1), not {p}")
+        if not 0 <= data_args.legato <= 1:
+            raise ValueError(f"--legato must be between 0 and 1, not {data_args.legato}")
+        if data_args.legato and not data_args.random_offsets:
+            raise ValueError("--legato needs --random_offsets (its copy is drawn from whole files)")
         if not 0 <= model_args.label_sigma <= 8:
             raise ValueError(f"--label_sigma must be between 0 and 8 levels, not {model_args.label_sigma}")
     except (ValueError, FileNotFoundError) as err:
@@ -301,7 +317,13 @@ def main(callbacks: list | None = None):
     if data_args.random_offsets:  # whole files, cut anew at every draw
         variants = [ds for k, ds in splits.items() if k.startswith("train@")]
         train_ds = RandomWindows(
-            splits["train"], tokenizer, config.window_length, train_window_overlap(data_args, config), variants
+            splits["train"],
+            tokenizer,
+            config.window_length,
+            train_window_overlap(data_args, config),
+            variants,
+            legato=splits.get("train:legato"),
+            legato_p=data_args.legato,
         )
     else:
         train_ds = WindowArrays(splits["train"])

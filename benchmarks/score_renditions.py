@@ -41,7 +41,7 @@ import numpy as np
 
 import velocity_bert as vb
 from velocity_bert.decoding import predict_velocities
-from velocity_bert.notes import MidiInputError, Notes
+from velocity_bert.notes import MidiInputError, Notes, legato
 
 
 def curve(values: np.ndarray, segments: int) -> np.ndarray:
@@ -71,18 +71,6 @@ def together(notes: Notes, window_s: float = 0.035) -> tuple[Notes, np.ndarray]:
     if notes.sustained_duration_tick is not None:
         moved["sustained_duration_tick"] = notes.sustained_duration_tick[order]
     return replace(notes, onset_sec=onset_sec[order], onset_tick=onset_tick[order], **moved), order
-
-
-def legato(notes: Notes, window_s: float = 0.035) -> Notes:
-    """The notes each held until the next chord (the next onset more than `window_s` later; the last
-    chord keeps its durations): no articulation."""
-    following = np.searchsorted(notes.onset_sec, notes.onset_sec + window_s, side="right")
-    last = following == len(notes)
-    nxt = np.minimum(following, len(notes) - 1)
-    ticks = np.where(last, notes.duration_tick, notes.onset_tick[nxt] - notes.onset_tick)
-    secs = np.where(last, notes.duration_sec, notes.onset_sec[nxt] - notes.onset_sec)
-    held = {"sustained_duration_tick": ticks} if notes.sustained_duration_tick is not None else {}
-    return replace(notes, duration_tick=ticks, duration_sec=secs, **held)
 
 
 def both(notes: Notes) -> tuple[Notes, np.ndarray]:

@@ -13,6 +13,7 @@ from velocity_bert.data import (
     unused_files,
 )
 from velocity_bert.decoding import window_starts
+from velocity_bert.notes import legato
 
 
 def write(path, seed=0, n=100):
@@ -207,3 +208,37 @@ def test_random_windows_draw_tempo_variants(tmp_path):
     other = build_windows(files[:1], tok, window_length=None)
     with pytest.raises(ValueError, match="other notes"):
         RandomWindows(whole, tok, length=64, overlap=16, variants=[other])
+
+
+def test_random_windows_draw_the_legato_copy_with_its_probability(tmp_path):
+    """--legato: a draw takes the held-to-the-next-chord copy's fields with probability legato_p,
+    cut where the original would be; the copy has its own cache entry."""
+    import torch
+
+    files = [write(tmp_path / f"{i}.mid", seed=i, n=300) for i in range(2)]
+    tok = VelocityBertTokenizer()
+    whole = build_windows(files, tok, window_length=None, cache_dir=tmp_path / "cache")
+    held = build_windows(files, tok, window_length=None, cache_dir=tmp_path / "cache", as_legato=True)
+    assert held.cache_files != whole.cache_files
+    copies = [[tok.encode(f(load_notes(p))) for p in files] for f in (lambda n: n, legato)]
+    assert not np.array_equal(copies[0][0], copies[1][0])
+
+    def sources(p):
+        torch.manual_seed(0)
+        windows = RandomWindows(whole, tok, length=64, overlap=16, legato=held, legato_p=p)
+        found = []
+        for _ in range(5):
+            for i in range(len(windows)):
+                f, w = windows.index[i][0], windows[i]
+                n = len(copies[0][f])
+                cuts = {
+                    c
+                    for c in (0, 1)
+                    for s in range(n - 63)
+                    if np.array_equal(tok.window(copies[c][f], s, s + 64), w["input_ids"])
+                }
+                assert len(cuts) == 1, "every draw is a true cut of exactly one copy"
+                found.append(cuts.pop())
+        return np.mean(found)
+
+    assert sources(0.0) == 0 and sources(1.0) == 1 and 0.3 < sources(0.5) < 0.7

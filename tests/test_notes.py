@@ -8,6 +8,7 @@ import symusic
 from tests.conftest import make_score, smf_bytes
 from velocity_bert.notes import (
     MidiInputError,
+    legato,
     load_notes,
     save_score,
     selection_mask,
@@ -240,3 +241,27 @@ def test_selection_by_time_and_track(midi_file):
         selection_mask(notes, end=float("nan"))
     with pytest.raises(ValueError, match="^no notes of the chosen tracks start in the chosen time range$"):
         selection_mask(notes, start=float(t[left].max()) + 0.001, tracks=[1])
+
+
+def test_legato_holds_each_note_to_the_next_chord():
+    """A score's articulation, for training (--legato): staccato chords, rolled 10 ms apart, come out
+    each held to the next chord's first onset, the pedal-held length too; the last chord, which has
+    no next, keeps its own; onsets, pitches and velocities stay, so the notes keep their order."""
+    score = symusic.Score(480)
+    track = symusic.Track("piano", program=0)
+    for c, (start, length) in enumerate(((0, 60), (480, 120), (1440, 30), (1920, 200))):
+        for j, pitch in enumerate((60, 64, 67)):
+            track.notes.append(symusic.Note(start + 10 * j, length, pitch, 40 + 10 * c + j))
+    track.controls.append(symusic.ControlChange(400, 64, 127))  # a pedal over the second chord's end
+    track.controls.append(symusic.ControlChange(1400, 64, 0))
+    score.tracks.append(track)
+    played = load_notes(score)
+    held = legato(played)
+    for key in ("onset_tick", "onset_sec", "pitch", "velocity", "track", "index"):
+        np.testing.assert_array_equal(getattr(held, key), getattr(played, key))
+    next_chord = np.repeat([480, 1440, 1920], 3)
+    np.testing.assert_array_equal(held.duration_tick[:9], next_chord - played.onset_tick[:9])
+    np.testing.assert_array_equal(held.duration_tick[9:], played.duration_tick[9:])
+    np.testing.assert_array_equal(held.sustained_duration_tick, held.duration_tick)
+    assert (played.sustained_duration_tick[3:6] > played.duration_tick[3:6]).all()  # the pedal held them
+    np.testing.assert_allclose(held.duration_sec[:3], 0.5 - played.onset_sec[:3])  # 480 ticks at 120 bpm

@@ -109,7 +109,8 @@ def test_train_lowers_loss_and_beats_constant(asap, tmp_path):
 
 def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
     """--random_offsets trains from whole-file rows cut at every draw (velocity_bert.data.RandomWindows),
-    here with --tempo_stretch's copies; a rotary_onset model gets its onset grid from the tokenizer."""
+    here with --tempo_stretch's and --legato's copies; a rotary_onset model gets its onset grid from
+    the tokenizer."""
     out = tmp_path / "run"
     # fmt: off
     args = [
@@ -119,13 +120,14 @@ def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
         "--per_device_train_batch_size", "4", "--eval_strategy", "no", "--save_strategy", "no",
         "--report_to", "none", "--use_cpu", "--disable_tqdm", "true", "--random_offsets", "--pitch_shift", "2",
         "--position_embedding_type", "rotary_onset", "--dropout", "0.05", "--tempo_stretch", "0.1",
+        "--legato", "0.3",
     ]
     # fmt: on
     done = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads((out / "run_arguments.json").read_text())["data"]["random_offsets"] is True
     keys = {p.name.split("_")[0] for p in (tmp_path / "cache").glob("windows-*.arrow")}  # shards share a key
-    assert len(keys) == 1 + 1 + 4  # whole train files, validation windows, 4 tempo copies
+    assert len(keys) == 1 + 1 + 4 + 1  # whole train files, validation windows, 4 tempo copies, legato
     assert json.loads((out / "all_results.json").read_text())["train_loss"] > 0
     assert (out / "model.safetensors").exists()
     config = json.loads((out / "config.json").read_text())
@@ -193,6 +195,8 @@ def test_tempo_factors_and_their_one_line_errors(tmp_path):
         (["--max_train_files", "-1"], "--max_train_files must be >= 1, not -1"),
         (["--label_sigma", "-1"], "--label_sigma must be between 0 and 8 levels, not -1"),
         (["--attention_dropout", "1"], "--attention_dropout must be in [0, 1), not 1.0"),
+        (["--legato", "2"], "--legato must be between 0 and 1, not 2.0"),
+        (["--legato", "0.5"], "--legato needs --random_offsets"),
     ):
         done = subprocess.run(
             [sys.executable, str(ROOT / "train.py"), "--data_dir", str(data), "--output_dir", str(tmp_path / "o")]

@@ -19,9 +19,10 @@ so the cache is built once. Each takes a window's field ids [n, fields], a numpy
 (optionally) which notes will be hidden, and returns new ids; the velocity field carries the labels,
 so a loudness change moves them too.
 
-Not here: a tempo change moves every timing field at once, which the ids cannot show exactly, so it
-happens before tokenization: `load_notes(time_scale=...)` makes the copies and `data.RandomWindows`
-draws from them (train.py's `--tempo_stretch`).
+Not here: a tempo change moves every timing field at once, and holding each note to the next chord
+needs the gap in ticks; the ids show neither exactly, so both happen before tokenization:
+`load_notes(time_scale=...)` and `notes.legato` make the copies and `data.RandomWindows` draws from
+them (train.py's `--tempo_stretch` and `--legato`).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .decoding import window_starts
-from .notes import MIDI_SUFFIXES, MidiInputError, load_notes
+from .notes import MIDI_SUFFIXES, MidiInputError, legato, load_notes
 from .tokenization_velocity_bert import VelocityBertTokenizer
 
 SPLITS = ("train", "validation", "test")
@@ -93,12 +93,14 @@ def training_files(root: str | Path, validation_share: float = 0.05) -> tuple[li
 
 
 def _windows_of_files(
-    batch: dict, tokenizer: VelocityBertTokenizer, length: int | None, overlap: int, time_scale: float
+    batch: dict, tokenizer: VelocityBertTokenizer, length: int | None, overlap: int, time_scale: float, as_legato: bool
 ) -> dict:
     out = {"input_ids": [], "levels": [], "path": [], "start": []}
     for path in batch["path"]:
         try:
             notes = load_notes(path, time_scale=time_scale)
+            if as_legato:
+                notes = legato(notes)
         except MidiInputError:
             continue  # an unusable file in a corpus is skipped, not fatal
         ids = tokenizer.encode(notes)
@@ -128,12 +130,14 @@ def build_windows(
     cache_dir: str | Path | None = None,
     num_proc: int | None = None,
     time_scale: float = 1.0,
+    as_legato: bool = False,
 ) -> datasets.Dataset:
     """Tokenized windows of every file, cached under `cache_dir` keyed by files and settings.
 
     `window_length=None` keeps each file whole (one row, bars absolute), for `RandomWindows`.
     `time_scale` tokenizes each performance as if played that many times as long
-    (`load_notes`): the tempo variants `RandomWindows` draws from.
+    (`load_notes`): the tempo variants `RandomWindows` draws from. `as_legato` holds every note to the
+    next chord (`notes.legato`): the articulation-free copy it draws from.
     """
     settings = [
         sorted(map(str, files)),
@@ -145,6 +149,8 @@ def build_windows(
     ]
     if time_scale != 1.0:  # only then, so the caches built before the option keep their keys
         settings.append(time_scale)
+    if as_legato:
+        settings.append("legato")
     key = json.dumps(settings)
     cache_file = None
     if cache_dir is not None:
@@ -164,7 +170,13 @@ def build_windows(
         batched=True,
         batch_size=1,
         remove_columns=["path"],
-        fn_kwargs={"tokenizer": tokenizer, "length": window_length, "overlap": overlap, "time_scale": time_scale},
+        fn_kwargs={
+            "tokenizer": tokenizer,
+            "length": window_length,
+            "overlap": overlap,
+            "time_scale": time_scale,
+            "as_legato": as_legato,
+        },
         features=features,
         num_proc=num_proc if num_proc and num_proc > 1 and len(files) > 1 else None,
         cache_file_name=cache_file,
@@ -225,6 +237,8 @@ class RandomWindows(WindowArrays):
     `variants`: the same files tokenized at other tempi (`build_windows(..., time_scale=f)`); each
     draw then takes its notes from one of them or the original, at random. A stretch changes the
     notes' timing fields but never which notes there are, so the windows' cuts and labels match.
+    `legato`: the same files with every note held to the next chord (`build_windows(...,
+    as_legato=True)`), drawn instead with probability `legato_p`.
     """
 
     def __init__(
@@ -234,20 +248,25 @@ class RandomWindows(WindowArrays):
         length: int,
         overlap: int,
         variants: Sequence[datasets.Dataset] = (),
+        legato: datasets.Dataset | None = None,
+        legato_p: float = 0.0,
     ):
         super().__init__(files)
-        self.variant_ids = [self.ids]
-        for ds in variants:
-            other = WindowArrays(ds)
-            if not (np.array_equal(other.offsets, self.offsets) and np.array_equal(other.levels, self.levels)):
-                raise ValueError("a tempo variant holds other notes than the files it varies")
-            self.variant_ids.append(other.ids)
+        self.variant_ids = [self.ids] + [self._same_notes(ds, "a tempo variant") for ds in variants]
+        self.legato_ids = None if legato is None else self._same_notes(legato, "the legato copy")
+        self.legato_p = legato_p
         self.tokenizer, self.length, self.step = tokenizer, length, length - overlap
         self.index = np.array(
             [(f, s) for f in range(len(self.offsets) - 1) for s in window_starts(self.file_length(f), length, overlap)],
             dtype=np.int64,
         ).reshape(-1, 2)
         self._seed, self._rng = None, None
+
+    def _same_notes(self, ds: datasets.Dataset, what: str) -> np.ndarray:
+        other = WindowArrays(ds)
+        if not (np.array_equal(other.offsets, self.offsets) and np.array_equal(other.levels, self.levels)):
+            raise ValueError(f"{what} holds other notes than the files it varies")
+        return other.ids
 
     def file_length(self, f: int) -> int:
         return int(self.offsets[f + 1] - self.offsets[f])
@@ -274,6 +293,8 @@ class RandomWindows(WindowArrays):
         ids = self.ids
         if len(self.variant_ids) > 1:  # drawn only then, so runs without variants keep their stream
             ids = self.variant_ids[int(self.rng().integers(len(self.variant_ids)))]
+        if self.legato_ids is not None and self.rng().random() < self.legato_p:
+            ids = self.legato_ids
         return {
             "input_ids": self.tokenizer.window(ids[a : a + n], start, stop),
             "levels": self.levels[a + start : a + stop],
