@@ -25,7 +25,8 @@ pitch curves (score against performance, no velocities involved) at r >= 0.9.
 `--cues` asks which of a performance's cues the model reads the dynamics from, by taking them out
 of the performance before hiding every velocity (pooled MAE and r, one decode per variant): chords
 struck together (onsets within 35 ms moved to the chord's first, as a score has them) and legato
-durations (each note held to the next chord: no articulation), apart and both.
+durations (each note held to the next chord: no articulation), apart and both. How many notes are
+held that way in the score and in the performance is reported too.
 """
 
 from __future__ import annotations
@@ -84,6 +85,15 @@ CUES = {
     "legato durations": lambda notes: (legato(notes), np.arange(len(notes))),
     "both": both,
 }
+
+
+def legato_share(notes: Notes, window_s: float = 0.035, tolerance: float = 0.05) -> float:
+    """The share of notes (the last chord's aside) held to the next chord, within `tolerance` of that
+    length: how much of a file `legato` leaves as it is, which is what train.py --legato imitates."""
+    held = legato(notes, window_s)
+    following = np.searchsorted(notes.onset_sec, notes.onset_sec + window_s, side="right") < len(notes)
+    ratio = notes.duration_sec[following] / np.maximum(held.duration_sec[following], 1e-9)
+    return float(np.mean(np.abs(ratio - 1) <= tolerance))
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -156,6 +166,7 @@ def main():
                     },
                     "mae_every_velocity_hidden": mae,
                     "notes": len(notes),
+                    "legato_share": {"score": legato_share(score), "pianist": legato_share(notes)},
                     "note_sd": {
                         "pianist": float(true.std()),
                         "rendition": float(rendition.std()),
@@ -194,7 +205,8 @@ def main():
         "aligned_performances": sum(d["aligned"] for d in per_performance),
     }
     for subset, only_aligned in (("all", False), ("aligned", True)):
-        report[subset] = {field: averages(field, only_aligned) for field in ("r", "note_sd", "curve_sd")}
+        fields = ("r", "note_sd", "curve_sd", "legato_share")
+        report[subset] = {field: averages(field, only_aligned) for field in fields}
     report["mae_every_velocity_hidden"] = {  # pooled over notes, as `evaluate` reports it
         name: sum(d["mae_every_velocity_hidden"][name] * d["notes"] for d in per_performance)
         / sum(d["notes"] for d in per_performance)
@@ -209,7 +221,12 @@ def main():
         "\nevery velocity hidden, pooled MAE: "
         + ", ".join(f"{n} {v:.3f}" for n, v in report["mae_every_velocity_hidden"].items())
     )
-    titles = {"r": "Pearson r with the pianist's curve", "note_sd": "note SD", "curve_sd": "curve SD"}
+    titles = {
+        "r": "Pearson r with the pianist's curve",
+        "note_sd": "note SD",
+        "curve_sd": "curve SD",
+        "legato_share": "share of notes held to the next chord (within 5%)",
+    }
     for subset in ("all", "aligned"):
         for field, title in titles.items():
             print(f"\n{subset} performances, {title}: mean over performances / over scores (performances)")
