@@ -91,8 +91,8 @@ def legato_share(notes: Notes, window_s: float = 0.035, tolerance: float = 0.05)
     """The share of notes (the last chord's aside) held to the next chord, within `tolerance` of that
     length: how much of a file `legato` leaves as it is, which is what train.py --legato imitates."""
     held = legato(notes, window_s)
-    following = np.searchsorted(notes.onset_sec, notes.onset_sec + window_s, side="right") < len(notes)
-    ratio = notes.duration_sec[following] / np.maximum(held.duration_sec[following], 1e-9)
+    has_next = notes.onset_sec + window_s < notes.onset_sec[-1]  # onsets are sorted
+    ratio = notes.duration_sec[has_next] / np.maximum(held.duration_sec[has_next], 1e-9)
     return float(np.mean(np.abs(ratio - 1) <= tolerance))
 
 

@@ -248,9 +248,10 @@ def legato(notes: Notes, window_s: float = 0.035) -> Notes:
     chord keeps its durations), the pedal too: no articulation, as a notation program writes a score.
 
     Most of a flat score's notes end where the next chord starts (67% of the notes of ASAP's
-    validation `midi_score.mid` files, 7% of its pianists'; benchmarks/score_renditions.py), so the way a performance lets go of its keys tells
-    the model about touch that a score cannot: for training's articulation augmentation (train.py
-    --legato) and the benchmark that measures that cue (benchmarks/score_renditions.py --cues).
+    validation `midi_score.mid` files, 7% of its pianists'; benchmarks/score_renditions.py), so the
+    way a performance lets go of its keys tells the model about touch that a score cannot: for
+    training's articulation augmentation (train.py --legato) and the benchmark that measures that
+    cue (benchmarks/score_renditions.py --cues).
     Durations change, never onsets, so the notes keep their order.
     """
     following = np.searchsorted(notes.onset_sec, notes.onset_sec + window_s, side="right")

@@ -33,6 +33,7 @@ SHIFT_BINS_MS = (0, 10, 20, 35, 50, 75, 100, 150, 200, 300, 400, 600, 800, 1200,
 NUM_VELOCITIES = 32
 MAX_BARS = 128
 PAD_ID, MASK_ID = 0, 3  # MidiTok's special-token ids, the same in every field
+NUM_SPECIAL = 4  # PAD, BOS, EOS, MASK: a field's own ids start after them
 
 
 def _octuple(num_velocities: int, max_bars: int, **config) -> miditok.Octuple:
@@ -98,7 +99,7 @@ class VelocityBertTokenizer:
     @property
     def field_vocab_sizes(self) -> list[int]:
         sizes = {name: len(v) for name, v in self._vocab.items()}
-        sizes["shift"] = 4 + len(self.shift_bins_ms)
+        sizes["shift"] = NUM_SPECIAL + len(self.shift_bins_ms)
         return [sizes[f] for f in FIELDS]
 
     @property
@@ -110,7 +111,7 @@ class VelocityBertTokenizer:
     def shift_ids_within(self, ms: float) -> tuple[int, ...]:
         """The shift-field ids of onset gaps up to `ms` (0 ms first): a chord's notes as a pianist
         spreads them, for augmentation.StrikeTogether."""
-        return tuple(4 + i for i, b in enumerate(self.shift_bins_ms) if b <= ms)
+        return tuple(NUM_SPECIAL + i for i, b in enumerate(self.shift_bins_ms) if b <= ms)
 
     @property
     def onset_grid(self) -> dict[str, int]:
@@ -171,7 +172,7 @@ class VelocityBertTokenizer:
         ids[:, 3] = self._dur_ids[np.searchsorted(self._dur_beats, np_get_closest(self._dur_beats, beats))]
         ioi_ms = np.diff(notes.onset_sec, prepend=notes.onset_sec[:1]) * 1000.0
         shift = np.searchsorted(self._shift_log, np_get_closest(self._shift_log, np.log1p(ioi_ms / 5.0)))
-        ids[:, 4] = 4 + shift
+        ids[:, 4] = NUM_SPECIAL + shift
         ids[:, 5] = self.velocity_token(self.velocity_to_level(notes.velocity))
         return ids
 
