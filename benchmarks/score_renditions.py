@@ -27,6 +27,15 @@ of the performance before hiding every velocity (pooled MAE and r, one decode pe
 struck together (onsets within 35 ms moved to the chord's first, as a score has them) and legato
 durations (each note held to the next chord: no articulation), apart and both. How many notes are
 held that way in the score and in the performance is reported too.
+
+With note alignments (`benchmarks/align_scores.py`, cached under `--alignments`), the rendition is
+also scored note by note on the score notes matched to each performance, with `evaluate`'s measures
+(exact / within one level / MAE, 95% interval over files, piece-averaged, r per file), next to:
+the same model with every velocity of the performance hidden (the pianist's timing), on the same
+notes; the train-median constant; the mean of the other pianists' velocities on each score note
+(how far one pianist is from the others: a floor of sorts, on the notes another pianist matched);
+and two that are told each pianist's mean velocity, which a user sets by ear: that mean as a
+constant, and the rendition shifted to it (what the rendition's shape is worth beyond its level).
 """
 
 from __future__ import annotations
@@ -39,9 +48,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from align_scores import alignment_path
 
 import velocity_bert as vb
 from velocity_bert.decoding import predict_velocities
+from velocity_bert.evaluation import summarize, train_median
 from velocity_bert.notes import MidiInputError, Notes, legato
 
 
@@ -107,6 +118,7 @@ def main():
     parser.add_argument("--split", default="validation", choices=("validation", "test"))
     parser.add_argument("--segments", type=int, default=32)
     parser.add_argument("--cues", action="store_true", help="also decode with a performance's cues taken out")
+    parser.add_argument("--alignments", default="cache/alignments", help="align_scores.py's --out, if it ran")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     root = Path(args.data)
@@ -118,6 +130,9 @@ def main():
     model = vb.VelocityBertForMaskedVelocity.from_pretrained(args.model).eval()
     tokenizer = vb.VelocityBertTokenizer.from_pretrained(args.model)
     k = args.segments
+    constant = train_median(root)
+    # name -> per-file predictions and truths on aligned notes, and each file's piece, for summarize
+    note_level = defaultdict(lambda: {"pred": [], "true": [], "pieces": []})
 
     per_performance = []  # one dict per performance
     for score_path, performances in sorted(by_score.items()):
@@ -137,6 +152,15 @@ def main():
             if len(notes) >= 4 * k:
                 truths[p] = notes
         true_curves = {p: curve(n.velocity.astype(np.float64), k) for p, n in truths.items()}
+        matched = {}  # performance -> (score index, performance index) of its aligned notes
+        on_score = {}  # performance -> its velocities on the score's notes (NaN where not matched)
+        for p in truths:
+            path = alignment_path(Path(args.alignments), args.split, p)
+            if path.exists():
+                with np.load(path) as pairs:
+                    matched[p] = (pairs["score_index"], pairs["performance_index"])
+                on_score[p] = np.full(len(score), np.nan)
+                on_score[p][matched[p][0]] = truths[p].velocity[matched[p][1]]
         for p, notes in truths.items():
             true = notes.velocity.astype(np.float64)
             hidden_all = predict_velocities(model, tokenizer, notes).astype(np.float64)
@@ -151,9 +175,31 @@ def main():
                 predicted = predict_velocities(model, tokenizer, changed).astype(np.float64)
                 mae[cue] = float(np.abs(predicted - true[order]).mean())
                 r_cues[f"every velocity hidden, {cue}"] = pearson(curve(predicted, k), curve(true[order], k))
+            if p in matched:
+                si, pi = matched[p]
+                truth = true[pi]
+                level = truth.mean() - rendition[si].mean()
+                systems = {
+                    "rendition of the flat score": (rendition[si], truth),
+                    "every velocity hidden (performance timing)": (hidden_all[pi], truth),
+                    "train median, a constant": (np.full(len(si), constant), truth),
+                    "the pianist's mean, a constant (told)": (np.full(len(si), truth.mean()), truth),
+                    "rendition shifted to the pianist's mean (told)": (rendition[si] + level, truth),
+                }
+                if len(on_score) > 1:
+                    theirs = np.array([v[si] for q, v in on_score.items() if q != p])
+                    played = np.isfinite(theirs)
+                    keep = played.any(axis=0)
+                    mean_of_others = np.where(played, theirs, 0).sum(axis=0)[keep] / played.sum(axis=0)[keep]
+                    systems["mean of the other pianists (their matched notes)"] = (mean_of_others, truth[keep])
+                for name, (pred, ref) in systems.items():
+                    note_level[name]["pred"].append(pred)
+                    note_level[name]["true"].append(ref)
+                    note_level[name]["pieces"].append(score_path)
             per_performance.append(
                 {
                     "performance": p,
+                    "matched_notes": int(len(matched[p][0])) if p in matched else 0,
                     "score": score_path,
                     "aligned": bool(aligned),
                     "r": {
@@ -212,6 +258,11 @@ def main():
         / sum(d["notes"] for d in per_performance)
         for name in per_performance[0]["mae_every_velocity_hidden"]
     }
+    report["note_level"] = {name: summarize(v, v["pieces"], np.random.default_rng(0)) for name, v in note_level.items()}
+    for name, v in note_level.items():  # too loud (+) or too soft (-) on average
+        report["note_level"][name]["bias"] = float(np.mean(np.concatenate(v["pred"]) - np.concatenate(v["true"])))
+    report["note_level_files"] = len(note_level["rendition of the flat score"]["pred"]) if note_level else 0
+    report["train_median_velocity"] = constant
     report["per_performance"] = per_performance
     print(
         f"{report['performances']} performances of {report['scores']} scores ({report['aligned_performances']} "
@@ -232,6 +283,18 @@ def main():
             print(f"\n{subset} performances, {title}: mean over performances / over scores (performances)")
             for name, v in report[subset][field].items():
                 print(f"  {name:46s} {v['mean']:6.3f} / {v['score_averaged']:6.3f} ({v['performances']})")
+    if report["note_level"]:
+        print(
+            f"\nnote by note, on the score notes aligned to {report['note_level_files']} performances "
+            "(pooled; piece average; r per file):"
+        )
+        for name, m in report["note_level"].items():
+            low, high = m["mae_ci95"]
+            print(
+                f"  {name:50s} {m['exact']:6.1%} / {m['within_one']:6.1%} / {m['mae']:6.2f} ({low:.2f}-{high:.2f}); "
+                f"{m['piece_averaged']['mae']:6.2f}; r {m['pearson_r_per_file'] or float('nan'):.3f}; bias {m['bias']:+.1f} "
+                f"({m['count']} notes)"
+            )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)

@@ -70,13 +70,19 @@ def smf_bytes(tracks: list[list[tuple[int, bytes]]], fmt: int = 1, tpq: int = 48
 
 def import_script(relative_path: str):
     """A script under the repository root (benchmarks/...), imported as a module: they are not part
-    of the package, but tests check the pieces of them that numbers in BENCHMARKS.md depend on."""
+    of the package, but tests check the pieces of them that numbers in BENCHMARKS.md depend on.
+    Its folder goes on sys.path while it loads, as when Python runs it, for the scripts it imports."""
     import importlib.util
+    import sys
 
     path = Path(__file__).resolve().parents[1] / relative_path
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
     return module
 
 

@@ -73,7 +73,7 @@ def train_median(data_dir: str | Path) -> float | None:
     return median_velocity(list_files(data_dir, "train"))
 
 
-def _summaries(per_file: dict[str, list], pieces: list[str], rng: np.random.Generator) -> dict:
+def summarize(per_file: dict[str, list], pieces: list[str], rng: np.random.Generator) -> dict:
     """Pooled measures, piece-averaged measures and a bootstrap 95% interval on MAE over files."""
     pred = [np.asarray(p) for p in per_file["pred"]]
     true = [np.asarray(t) for t in per_file["true"]]
@@ -94,7 +94,8 @@ def _summaries(per_file: dict[str, list], pieces: list[str], rng: np.random.Gene
         idx = rng.integers(0, len(sums), len(sums))
         boots.append(sums[idx].sum() / max(counts[idx].sum(), 1))
     pooled["mae_ci95"] = [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))]
-    rs = [np.corrcoef(p, t)[0, 1] for p, t in zip(pred, true) if len(p) > 2 and p.std() > 0 and t.std() > 0]
+    # np.ptp, not std: a constant's std can round to a tiny non-zero, and its r means nothing
+    rs = [np.corrcoef(p, t)[0, 1] for p, t in zip(pred, true) if len(p) > 2 and np.ptp(p) > 0 and np.ptp(t) > 0]
     pooled["pearson_r_per_file"] = float(np.mean(rs)) if rs else None
     return pooled
 
@@ -173,7 +174,7 @@ def evaluate(
         "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
         "decode_seconds": round(decode_seconds, 3),
         "results": {
-            name: _summaries(per_file, pieces, np.random.default_rng(seed)) for name, per_file in systems.items()
+            name: summarize(per_file, pieces, np.random.default_rng(seed)) for name, per_file in systems.items()
         },
     }
 
