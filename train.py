@@ -12,12 +12,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from torch.utils.data import ConcatDataset
 from transformers import HfArgumentParser, TrainingArguments
 
 from velocity_bert import VelocityBertConfig, VelocityBertForMaskedVelocity, VelocityBertTokenizer, save_model_folder
 from velocity_bert.augmentation import Compose, Loudness, StrikeTogether, Transpose
 from velocity_bert.configuration_velocity_bert import POSITION_EMBEDDING_TYPES
-from velocity_bert.data import RandomWindows, WindowArrays, build_windows, training_files, unused_files
+from velocity_bert.data import (
+    RandomWindows,
+    WindowArrays,
+    build_windows,
+    score_copy_sources,
+    training_files,
+    unused_files,
+)
 from velocity_bert.masking import MaskingCollator, MaskingMix, apply_mask, choose_hidden
 from velocity_bert.metrics import level_metrics
 from velocity_bert.soft_targets import SoftTargetTrainer, load_teachers
@@ -117,6 +125,14 @@ class DataArguments:
             "no articulation, as in a flat score (one more tokenized copy; needs --random_offsets; 0: off)"
         },
     )
+    score_copies: str | None = field(
+        default=None,
+        metadata={
+            "help": "a folder of score-performance note pairs (benchmarks/align_scores.py --split train --out DIR): "
+            "also train on each aligned performance's velocities on its score's notes, score timing and bars, as "
+            "a user's flat score has them (ASAP; drawn as often as the performances; needs --random_offsets)"
+        },
+    )
     tempo_stretch: float = field(
         default=0.0,
         metadata={
@@ -176,7 +192,8 @@ def tokenized_splits(data_args: DataArguments, config: VelocityBertConfig, token
     """The train and validation windows, built (or read from the cache) with the arguments that key
     the cache; benchmarks/gpu/pretokenize.py calls this too, so the windows it builds are found.
     --tempo_stretch adds whole train files at each of `tempo_factors`, as "train@FACTOR"; --legato
-    adds them held to the next chord, as "train:legato"."""
+    adds them held to the next chord, as "train:legato"; --score_copies the aligned ones as their
+    scores' notes with the pianists' velocities, as "train:score_copies"."""
     factors = tempo_factors(data_args)
     train_files, validation_files = training_files(data_args.data_dir, data_args.validation_share)
     print(f"{len(train_files)} train files, {len(validation_files)} validation files", file=sys.stderr)
@@ -208,6 +225,23 @@ def tokenized_splits(data_args: DataArguments, config: VelocityBertConfig, token
             if data_args.legato:
                 splits["train:legato"] = build_windows(
                     files, tokenizer, length, overlap, data_args.cache_dir, data_args.num_proc, as_legato=True
+                )
+            if data_args.score_copies:
+                sources = score_copy_sources(data_args.data_dir, files, data_args.score_copies)
+                if not sources:
+                    raise ValueError(
+                        f"--score_copies: no train performance has note pairs under {data_args.score_copies} "
+                        "(python benchmarks/align_scores.py --split train --out DIR makes them)"
+                    )
+                print(f"score copies of {len(sources)} of {len(files)} train files", file=sys.stderr)
+                splits["train:score_copies"] = build_windows(
+                    list(sources),
+                    tokenizer,
+                    length,
+                    overlap,
+                    data_args.cache_dir,
+                    data_args.num_proc,
+                    score_copies=sources,
                 )
     return splits
 
@@ -258,6 +292,8 @@ def main(callbacks: list | None = None):
             raise ValueError(f"--legato must be between 0 and 1, not {data_args.legato}")
         if data_args.legato and not data_args.random_offsets:
             raise ValueError("--legato needs --random_offsets (its copy is drawn from whole files)")
+        if data_args.score_copies and not data_args.random_offsets:
+            raise ValueError("--score_copies needs --random_offsets (the copies are drawn from whole files)")
         if not 0 <= model_args.label_sigma <= 8:
             raise ValueError(f"--label_sigma must be between 0 and 8 levels, not {model_args.label_sigma}")
     except (ValueError, FileNotFoundError) as err:
@@ -329,6 +365,11 @@ def main(callbacks: list | None = None):
         train_ds = WindowArrays(splits["train"])
     # The constant baseline every run must beat: the train split's median level.
     baseline = int(np.median(train_ds.levels))
+    if "train:score_copies" in splits:  # other notes than the performances': windows of their own
+        copies = RandomWindows(
+            splits["train:score_copies"], tokenizer, config.window_length, train_window_overlap(data_args, config)
+        )
+        train_ds = ConcatDataset([train_ds, copies])
     mix = MaskingMix(
         random=mask_args.mask_random, span=mask_args.mask_span, ratio=mask_args.mask_ratio, all=mask_args.mask_all
     )

@@ -48,9 +48,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from align_scores import alignment_path
 
 import velocity_bert as vb
+from velocity_bert.alignment import load_pairs, pairs_path
 from velocity_bert.decoding import predict_velocities
 from velocity_bert.evaluation import summarize, train_median
 from velocity_bert.notes import MidiInputError, Notes, legato
@@ -155,10 +155,9 @@ def main():
         matched = {}  # performance -> (score index, performance index) of its aligned notes
         on_score = {}  # performance -> its velocities on the score's notes (NaN where not matched)
         for p in truths:
-            path = alignment_path(Path(args.alignments), args.split, p)
+            path = pairs_path(args.alignments, args.split, p)
             if path.exists():
-                with np.load(path) as pairs:
-                    matched[p] = (pairs["score_index"], pairs["performance_index"])
+                matched[p] = load_pairs(path)
                 on_score[p] = np.full(len(score), np.nan)
                 on_score[p][matched[p][0]] = truths[p].velocity[matched[p][1]]
         for p, notes in truths.items():

@@ -3,12 +3,14 @@ import pytest
 
 from tests.conftest import make_score
 from velocity_bert import VelocityBertTokenizer, load_notes
+from velocity_bert.alignment import pairs_path, save_pairs, score_copy
 from velocity_bert.data import (
     RandomWindows,
     WindowArrays,
     build_windows,
     list_files,
     piece_names,
+    score_copy_sources,
     training_files,
     unused_files,
 )
@@ -242,3 +244,31 @@ def test_random_windows_draw_the_legato_copy_with_its_probability(tmp_path):
         return np.mean(found)
 
     assert sources(0.0) == 0 and sources(1.0) == 1 and 0.3 < sources(0.5) < 0.7
+
+
+def test_score_copies_read_each_performance_as_its_score_with_the_pianist_velocities(tmp_path):
+    """--score_copies: the windows of a copy are the score's matched notes, tokenized with the
+    velocities the pianist played on them; the copies have their own cache entry, keyed by the pairs."""
+    score = write(tmp_path / "piece" / "midi_score.mid", seed=1, n=120)
+    played = write(tmp_path / "piece" / "pianist.mid", seed=2, n=120)  # any notes: pairs say which match
+    unaligned = write(tmp_path / "piece" / "other.mid", seed=3, n=120)
+    rows = ["midi_performance,midi_score,split"]
+    rows += [f"piece/{p.name},piece/midi_score.mid,train" for p in (played, unaligned)]
+    (tmp_path / "splits.csv").write_text("\n".join(rows) + "\n")
+    pairs = (np.arange(0, 120, 2), np.arange(1, 121, 2)[::-1])  # every other score note, in any order
+    save_pairs(pairs_path(tmp_path / "al", "train", "piece/pianist.mid"), *pairs)
+    sources = score_copy_sources(tmp_path, [played, unaligned], tmp_path / "al")
+    assert list(sources) == [str(played)]  # the unaligned performance has no copy
+    tok = VelocityBertTokenizer()
+    copies = build_windows(list(sources), tok, window_length=None, cache_dir=tmp_path / "cache", score_copies=sources)
+    plain = build_windows([played], tok, window_length=None, cache_dir=tmp_path / "cache")
+    assert copies.cache_files != plain.cache_files
+    expected = score_copy(load_notes(score), load_notes(played), *pairs)
+    assert len(expected) == 60 and (expected.velocity == load_notes(played).velocity[pairs[1]]).all()
+    assert np.array_equal(np.asarray(copies[0]["input_ids"]), tok.encode(expected))
+    assert np.array_equal(np.asarray(copies[0]["levels"]), tok.velocity_to_level(expected.velocity))
+    save_pairs(pairs_path(tmp_path / "al", "train", "piece/pianist.mid"), pairs[0][:30], pairs[1][:30])
+    again = build_windows(list(sources), tok, window_length=None, cache_dir=tmp_path / "cache", score_copies=sources)
+    assert again.cache_files != copies.cache_files and len(again[0]["levels"]) == 30  # new pairs, new entry
+    with pytest.raises(ValueError, match="splits.csv"):
+        score_copy_sources(tmp_path / "piece", [played], tmp_path / "al")

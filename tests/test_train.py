@@ -1,5 +1,6 @@
 """A real learning test: train.py on ~20 real performances must learn something."""
 
+import csv
 import json
 import math
 import subprocess
@@ -7,12 +8,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from tests.conftest import make_score
+from velocity_bert.alignment import pairs_path, save_pairs
 from velocity_bert.masking import MaskingMix
+from velocity_bert.notes import load_notes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,9 +113,14 @@ def test_train_lowers_loss_and_beats_constant(asap, tmp_path):
 
 def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
     """--random_offsets trains from whole-file rows cut at every draw (velocity_bert.data.RandomWindows),
-    here with --tempo_stretch's and --legato's copies; a rotary_onset model gets its onset grid from
-    the tokenizer."""
+    here with --tempo_stretch's, --legato's and --score_copies' copies; a rotary_onset model gets its
+    onset grid from the tokenizer."""
     out = tmp_path / "run"
+    # Note pairs for two of the three train files (any pairs do for the wiring; align_scores.py makes real ones).
+    rows = [r for r in csv.DictReader(open(asap / "splits.csv", newline="")) if r["split"] == "train"][:2]
+    for r in rows:
+        n = min(len(load_notes(asap / r["midi_score"])), len(load_notes(asap / r["midi_performance"])))
+        save_pairs(pairs_path(tmp_path / "pairs", "train", r["midi_performance"]), np.arange(n), np.arange(n))
     # fmt: off
     args = [
         "--data_dir", str(asap), "--output_dir", str(out), "--cache_dir", str(tmp_path / "cache"),
@@ -120,14 +129,15 @@ def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
         "--per_device_train_batch_size", "4", "--eval_strategy", "no", "--save_strategy", "no",
         "--report_to", "none", "--use_cpu", "--disable_tqdm", "true", "--random_offsets", "--pitch_shift", "2",
         "--position_embedding_type", "rotary_onset", "--dropout", "0.05", "--tempo_stretch", "0.1",
-        "--legato", "0.3",
+        "--legato", "0.3", "--score_copies", str(tmp_path / "pairs"),
     ]
     # fmt: on
     done = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads((out / "run_arguments.json").read_text())["data"]["random_offsets"] is True
     keys = {p.name.split("_")[0] for p in (tmp_path / "cache").glob("windows-*.arrow")}  # shards share a key
-    assert len(keys) == 1 + 1 + 4 + 1  # whole train files, validation windows, 4 tempo copies, legato
+    assert len(keys) == 1 + 1 + 4 + 1 + 1  # whole train files, validation windows, 4 tempo copies, legato, scores
+    assert "score copies of 2 of 3 train files" in done.stderr
     assert json.loads((out / "all_results.json").read_text())["train_loss"] > 0
     assert (out / "model.safetensors").exists()
     config = json.loads((out / "config.json").read_text())
@@ -197,6 +207,8 @@ def test_tempo_factors_and_their_one_line_errors(tmp_path):
         (["--attention_dropout", "1"], "--attention_dropout must be in [0, 1), not 1.0"),
         (["--legato", "2"], "--legato must be between 0 and 1, not 2.0"),
         (["--legato", "0.5"], "--legato needs --random_offsets"),
+        (["--score_copies", str(tmp_path)], "--score_copies needs --random_offsets"),
+        (["--score_copies", str(tmp_path), "--random_offsets"], "need a splits.csv that names each performance"),
     ):
         done = subprocess.run(
             [sys.executable, str(ROOT / "train.py"), "--data_dir", str(data), "--output_dir", str(tmp_path / "o")]

@@ -17,6 +17,7 @@ import datasets
 import numpy as np
 import torch
 
+from .alignment import load_pairs, pairs_path, score_copy
 from .decoding import window_starts
 from .notes import MIDI_SUFFIXES, MidiInputError, legato, load_notes
 from .tokenization_velocity_bert import VelocityBertTokenizer
@@ -92,13 +93,43 @@ def training_files(root: str | Path, validation_share: float = 0.05) -> tuple[li
     return [f for i, f in enumerate(pool) if i not in held], [f for i, f in enumerate(pool) if i in held]
 
 
+def score_copy_sources(
+    root: str | Path, files: list[Path], alignments: str | Path, split: str = "train"
+) -> dict[str, tuple[str, str]]:
+    """Each performance of `files` whose note pairs with its score are cached under `alignments`
+    (`alignment.pairs_path`), with that score and those pairs: what `build_windows(score_copies=)`
+    reads. The score comes from the `midi_score` column of ASAP's `splits.csv`."""
+    root = Path(root)
+    if not (root / "splits.csv").is_file():
+        raise ValueError(f"{root}: score copies need a splits.csv that names each performance's midi_score (ASAP)")
+    with open(root / "splits.csv", newline="") as f:
+        rows = {str(root / r["midi_performance"]): r for r in csv.DictReader(f) if r.get("midi_score")}
+    sources = {}
+    for path in map(str, files):
+        if path in rows:
+            pairs = pairs_path(alignments, split, rows[path]["midi_performance"])
+            if pairs.is_file():
+                sources[path] = (str(root / rows[path]["midi_score"]), str(pairs))
+    return sources
+
+
 def _windows_of_files(
-    batch: dict, tokenizer: VelocityBertTokenizer, length: int | None, overlap: int, time_scale: float, as_legato: bool
+    batch: dict,
+    tokenizer: VelocityBertTokenizer,
+    length: int | None,
+    overlap: int,
+    time_scale: float,
+    as_legato: bool,
+    score_copies: dict[str, tuple[str, str]] | None,
 ) -> dict:
     out = {"input_ids": [], "levels": [], "path": [], "start": []}
     for path in batch["path"]:
         try:
-            notes = load_notes(path, time_scale=time_scale)
+            if score_copies is not None:
+                score, pairs = score_copies[path]
+                notes = score_copy(load_notes(score), load_notes(path), *load_pairs(pairs))
+            else:
+                notes = load_notes(path, time_scale=time_scale)
             if as_legato:
                 notes = legato(notes)
         except MidiInputError:
@@ -131,13 +162,16 @@ def build_windows(
     num_proc: int | None = None,
     time_scale: float = 1.0,
     as_legato: bool = False,
+    score_copies: dict[str, tuple[str, str]] | None = None,
 ) -> datasets.Dataset:
     """Tokenized windows of every file, cached under `cache_dir` keyed by files and settings.
 
     `window_length=None` keeps each file whole (one row, bars absolute), for `RandomWindows`.
     `time_scale` tokenizes each performance as if played that many times as long
     (`load_notes`): the tempo variants `RandomWindows` draws from. `as_legato` holds every note to the
-    next chord (`notes.legato`): the articulation-free copy it draws from.
+    next chord (`notes.legato`): the articulation-free copy it draws from. `score_copies`
+    (`score_copy_sources`) reads each performance as its score's matched notes carrying the
+    pianist's velocities (`alignment.score_copy`): score timing with a pianist's answers.
     """
     settings = [
         sorted(map(str, files)),
@@ -151,6 +185,12 @@ def build_windows(
         settings.append(time_scale)
     if as_legato:
         settings.append("legato")
+    if score_copies is not None:  # keyed by the pairs' contents, which a new alignment changes
+        digest = hashlib.sha1()
+        for path in sorted(score_copies):
+            score, pairs = score_copies[path]
+            digest.update(f"{path}\0{score}\0".encode() + Path(pairs).read_bytes())
+        settings.append(["score copies", digest.hexdigest()])
     key = json.dumps(settings)
     cache_file = None
     if cache_dir is not None:
@@ -176,6 +216,7 @@ def build_windows(
             "overlap": overlap,
             "time_scale": time_scale,
             "as_legato": as_legato,
+            "score_copies": score_copies,
         },
         features=features,
         num_proc=num_proc if num_proc and num_proc > 1 and len(files) > 1 else None,
