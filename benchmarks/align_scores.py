@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import time
 from pathlib import Path
 
@@ -52,6 +53,9 @@ def main():
         for r in rows
         if not pairs_path(out, args.split, r["midi_performance"]).exists()
     ]
+    # In an order that mixes composers (splits.csv is alphabetical), so that a run stopped early has
+    # aligned a spread of the corpus that train.py --score_copies can already use.
+    todo.sort(key=lambda job: hashlib.sha1(job[1].encode()).hexdigest())
     print(f"{len(rows) - len(todo)} of {len(rows)} {args.split} performances already aligned", flush=True)
     from joblib import Parallel, delayed  # noqa: PLC0415 (installed with parangonar)
 

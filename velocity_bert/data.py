@@ -128,6 +128,8 @@ def _windows_of_files(
             if score_copies is not None:
                 score, pairs = score_copies[path]
                 notes = score_copy(load_notes(score), load_notes(path), *load_pairs(pairs))
+                if not len(notes):
+                    continue  # an alignment that matched nothing gives no copy
             else:
                 notes = load_notes(path, time_scale=time_scale)
             if as_legato:
