@@ -1,11 +1,13 @@
 """Humanizing a flat score, the main use: how close is the rendition's dynamics curve to a
 pianist's, and what does the score's even timing cost?
 
-    python benchmarks/score_renditions.py [--model DIR] [--split validation] [--segments 32] [--cues] [--json F]
+    python benchmarks/score_renditions.py [--model DIR] [--split validation] [--segments 32] [--cues]
+        [--alignments cache/alignments] [--json F]
 
 ASAP keeps a quantized, flat-velocity score MIDI (`midi_score.mid`) beside each piece's
-performances: what a notation program exports, the file a user humanizes. Its notes are not aligned
-to a performance's note by note, so per-note accuracy cannot be scored; the loudness *curve* can:
+performances: what a notation program exports, the file a user humanizes. `../shared` holds no note
+alignment of the two (see the end for the one align_scores.py makes); without it the loudness
+*curve* can still be compared:
 each file's notes in order are cut into `--segments` runs of equal note count (note rank, not time,
 so tempo does not matter; ornaments and skipped notes shift it a little), and each run's mean
 velocity is one point. For each performance, Pearson r between its true curve and:

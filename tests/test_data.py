@@ -270,5 +270,8 @@ def test_score_copies_read_each_performance_as_its_score_with_the_pianist_veloci
     save_pairs(pairs_path(tmp_path / "al", "train", "piece/pianist.mid"), pairs[0][:30], pairs[1][:30])
     again = build_windows(list(sources), tok, window_length=None, cache_dir=tmp_path / "cache", score_copies=sources)
     assert again.cache_files != copies.cache_files and len(again[0]["levels"]) == 30  # new pairs, new entry
+    save_pairs(pairs_path(tmp_path / "al", "train", "piece/pianist.mid"), np.array([], int), np.array([], int))
+    nothing = build_windows(list(sources), tok, window_length=None, score_copies=sources)
+    assert len(nothing) == 0  # an alignment that matched nothing gives no copy, and no error
     with pytest.raises(ValueError, match="splits.csv"):
         score_copy_sources(tmp_path / "piece", [played], tmp_path / "al")
