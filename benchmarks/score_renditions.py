@@ -80,11 +80,7 @@ def together(notes: Notes, window_s: float = 0.035) -> tuple[Notes, np.ndarray]:
     lead = np.maximum.accumulate(np.where(first, np.arange(len(notes)), 0))
     onset_sec, onset_tick = notes.onset_sec[lead], notes.onset_tick[lead]
     order = np.lexsort((notes.pitch, onset_sec))
-    per_note = ("duration_tick", "duration_sec", "pitch", "velocity", "track", "index")
-    moved = {name: getattr(notes, name)[order] for name in per_note}
-    if notes.sustained_duration_tick is not None:
-        moved["sustained_duration_tick"] = notes.sustained_duration_tick[order]
-    return replace(notes, onset_sec=onset_sec[order], onset_tick=onset_tick[order], **moved), order
+    return replace(notes.take(order), onset_sec=onset_sec[order], onset_tick=onset_tick[order]), order
 
 
 def both(notes: Notes) -> tuple[Notes, np.ndarray]:

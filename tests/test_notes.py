@@ -265,3 +265,25 @@ def test_legato_holds_each_note_to_the_next_chord():
     np.testing.assert_array_equal(held.sustained_duration_tick, held.duration_tick)
     assert (played.sustained_duration_tick[3:6] > played.duration_tick[3:6]).all()  # the pedal held them
     np.testing.assert_allclose(held.duration_sec[:3], 0.5 - played.onset_sec[:3])  # 480 ticks at 120 bpm
+
+
+def test_take_picks_every_per_note_field_alike_and_keeps_the_score_level_ones(tmp_path):
+    """Notes.take is how a subset or a reordering of notes is made (score copies, chords struck
+    together); a field it forgot would pair one note's pitch with another's timing."""
+    from dataclasses import fields, replace
+
+    from velocity_bert.notes import PER_NOTE
+
+    make_score(40, seed=5, drums=False).dump_midi(str(tmp_path / "a.mid"))
+    notes = load_notes(tmp_path / "a.mid")
+    picked = np.array([7, 3, 3, 0])
+    taken = notes.take(picked)
+    for field in fields(notes):
+        value = getattr(notes, field.name)
+        if field.name in PER_NOTE:
+            assert np.array_equal(getattr(taken, field.name), value[picked]), field.name
+        else:
+            assert getattr(taken, field.name) is value, field.name
+    assert len(taken) == 4 and replace(notes, sustained_duration_tick=None).take(picked).sustained_duration_tick is None
+    per_note = {f.name for f in fields(notes) if isinstance(getattr(notes, f.name), np.ndarray)}
+    assert per_note - {"bar_starts", "bar_beat_ticks"} == set(PER_NOTE)  # a new per-note field must be listed

@@ -117,7 +117,8 @@ def test_train_with_random_offsets_and_onset_positions_runs(asap, tmp_path):
     onset grid from the tokenizer."""
     out = tmp_path / "run"
     # Note pairs for two of the three train files (any pairs do for the wiring; align_scores.py makes real ones).
-    rows = [r for r in csv.DictReader(open(asap / "splits.csv", newline="")) if r["split"] == "train"][:2]
+    lines = (asap / "splits.csv").read_text().splitlines()
+    rows = [r for r in csv.DictReader(lines) if r["split"] == "train"][:2]
     for r in rows:
         n = min(len(load_notes(asap / r["midi_score"])), len(load_notes(asap / r["midi_performance"])))
         save_pairs(pairs_path(tmp_path / "pairs", "train", r["midi_performance"]), np.arange(n), np.arange(n))

@@ -85,8 +85,4 @@ def score_copy(score: Notes, performance: Notes, score_index: np.ndarray, perfor
     keep = np.sort(np.asarray(score_index))
     velocity = np.zeros(len(score), dtype=score.velocity.dtype)
     velocity[score_index] = performance.velocity[performance_index]
-    per_note = ("onset_tick", "duration_tick", "onset_sec", "duration_sec", "pitch", "track", "index")
-    kept = {name: getattr(score, name)[keep] for name in per_note}
-    if score.sustained_duration_tick is not None:
-        kept["sustained_duration_tick"] = score.sustained_duration_tick[keep]
-    return replace(score, velocity=velocity[keep], **kept)
+    return replace(score.take(keep), velocity=velocity[keep])

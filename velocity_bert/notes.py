@@ -60,6 +60,26 @@ class Notes:
     def __len__(self) -> int:
         return len(self.pitch)
 
+    def take(self, picked: np.ndarray) -> Notes:
+        """The notes at `picked` (a subset, or the same notes in another order), every per-note array
+        alike; the score-level fields stay. The caller keeps the result in canonical order."""
+        per_note = {name: getattr(self, name) for name in PER_NOTE if getattr(self, name) is not None}
+        return replace(self, **{name: values[picked] for name, values in per_note.items()})
+
+
+# The fields of Notes that hold one value per note, for Notes.take.
+PER_NOTE = (
+    "onset_tick",
+    "duration_tick",
+    "onset_sec",
+    "duration_sec",
+    "pitch",
+    "velocity",
+    "track",
+    "index",
+    "sustained_duration_tick",
+)
+
 
 def read_score(source: str | os.PathLike | bytes | symusic.Score) -> symusic.Score:
     """Parse a path, raw bytes or a Score (copied, or converted from quarters or seconds) into a
