@@ -8,8 +8,9 @@ Two reasons to want more than the true level's cross-entropy:
 - Run 10 and a rotary-position model of its size, their predicted distributions averaged, beat either
   alone on validation (BENCHMARKS.md, "A second model?"), but the pair costs twice the work per note
   and twice the package size. Distillation (Hinton et al. 2015) tries to put what the pair knows into
-  one model of the shipped size. Used by train.py's `--distill_from`; the bundled model (run 11) is
-  run 10 distilled toward itself and a rotary teacher, which kept under half of the pair's gain.
+  one model of the shipped size. Used by train.py's `--distill_from`; run 11, the bundled model's
+  ancestor, is run 10 distilled toward itself and a rotary teacher, which kept under half of the
+  pair's gain.
 """
 
 from __future__ import annotations
