@@ -46,14 +46,14 @@ import argparse
 import csv
 import json
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 import velocity_bert as vb
 from velocity_bert.alignment import load_pairs, pairs_path
-from velocity_bert.decoding import predict_velocities
+from velocity_bert.decoding import ESTIMATES, DecodingOptions, predict_velocities
 from velocity_bert.evaluation import summarize, train_median
 from velocity_bert.notes import MidiInputError, Notes, legato
 
@@ -117,8 +117,15 @@ def main():
     parser.add_argument("--segments", type=int, default=32)
     parser.add_argument("--cues", action="store_true", help="also decode with a performance's cues taken out")
     parser.add_argument("--alignments", default="cache/alignments", help="align_scores.py's --out, if it ran")
+    # The decoding a user can choose for `humanize`, so each choice is judged on the flat scores, the
+    # input it is mostly used on, not only on recordings (evaluate's settings).
+    parser.add_argument("--passes", type=int, default=None, help="mask-predict passes (default: decoding's)")
+    parser.add_argument("--overlap", type=int, default=None, help="notes shared by neighbouring windows")
+    parser.add_argument("--estimate", default=None, choices=ESTIMATES, help="point estimate (default: decoding's)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    chosen = {"passes": args.passes, "overlap": args.overlap, "estimate": args.estimate}
+    options = DecodingOptions(**{name: value for name, value in chosen.items() if value is not None})
     root = Path(args.data)
     with open(root / "splits.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["split"] == args.split]
@@ -140,7 +147,7 @@ def main():
             continue
         if len(score) < 4 * k:
             continue
-        rendition = predict_velocities(model, tokenizer, score).astype(np.float64)
+        rendition = predict_velocities(model, tokenizer, score, options=options).astype(np.float64)
         truths = {}
         for p in performances:
             try:
@@ -160,7 +167,7 @@ def main():
                 on_score[p][matched[p][0]] = truths[p].velocity[matched[p][1]]
         for p, notes in truths.items():
             true = notes.velocity.astype(np.float64)
-            hidden_all = predict_velocities(model, tokenizer, notes).astype(np.float64)
+            hidden_all = predict_velocities(model, tokenizer, notes, options=options).astype(np.float64)
             others = [pearson(true_curves[q], true_curves[p]) for q in truths if q != p]
             aligned = abs(len(notes) / len(score) - 1) <= 0.05 and (
                 pearson(curve(score.pitch.astype(np.float64), k), curve(notes.pitch.astype(np.float64), k)) >= 0.9
@@ -169,7 +176,7 @@ def main():
             r_cues = {}
             for cue, take_out in CUES.items() if args.cues else ():
                 changed, order = take_out(notes)
-                predicted = predict_velocities(model, tokenizer, changed).astype(np.float64)
+                predicted = predict_velocities(model, tokenizer, changed, options=options).astype(np.float64)
                 mae[cue] = float(np.abs(predicted - true[order]).mean())
                 r_cues[f"every velocity hidden, {cue}"] = pearson(curve(predicted, k), curve(true[order], k))
             if p in matched:
@@ -241,6 +248,7 @@ def main():
 
     report = {
         "model": args.model,
+        "decoding": asdict(options),
         "split": args.split,
         "segments": k,
         "scores": len({d["score"] for d in per_performance}),
