@@ -53,7 +53,8 @@ import numpy as np
 
 import velocity_bert as vb
 from velocity_bert.alignment import load_pairs, pairs_path
-from velocity_bert.decoding import ESTIMATES, DecodingOptions, predict_velocities
+from velocity_bert.cli import add_decoding_arguments, decoding_options
+from velocity_bert.decoding import DecodingOptions, predict_velocities
 from velocity_bert.evaluation import summarize, train_median
 from velocity_bert.notes import MidiInputError, Notes, legato
 
@@ -119,13 +120,10 @@ def main():
     parser.add_argument("--alignments", default="cache/alignments", help="align_scores.py's --out, if it ran")
     # The decoding a user can choose for `humanize`, so each choice is judged on the flat scores, the
     # input it is mostly used on, not only on recordings (evaluate's settings).
-    parser.add_argument("--passes", type=int, default=None, help="mask-predict passes (default: decoding's)")
-    parser.add_argument("--overlap", type=int, default=None, help="notes shared by neighbouring windows")
-    parser.add_argument("--estimate", default=None, choices=ESTIMATES, help="point estimate (default: decoding's)")
+    add_decoding_arguments(parser)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    chosen = {"passes": args.passes, "overlap": args.overlap, "estimate": args.estimate}
-    options = DecodingOptions(**{name: value for name, value in chosen.items() if value is not None})
+    options = DecodingOptions(**decoding_options(args))
     root = Path(args.data)
     with open(root / "splits.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["split"] == args.split]

@@ -43,14 +43,21 @@ def _load(model_path: str, dtype: str = "auto"):
     return velocity_bert.load_pipeline(path, dtype=dtype)
 
 
-def _decoding_options(args) -> dict:
-    """The decoding flags humanize and evaluate share; unset ones keep DecodingOptions' defaults."""
+def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
+    """The decoding flags humanize, evaluate and the benchmarks share, so each means the same everywhere."""
+    parser.add_argument("--passes", type=int, default=None, help=PASSES_HELP)
+    parser.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
+    parser.add_argument("--estimate", default=None, choices=ESTIMATES, help=ESTIMATE_HELP)
+
+
+def decoding_options(args) -> dict:
+    """`add_decoding_arguments`' flags as DecodingOptions fields; unset ones keep its defaults."""
     opts = {"passes": args.passes, "overlap": args.overlap, "estimate": args.estimate}
     return {k: v for k, v in opts.items() if v is not None}
 
 
 def _options(args) -> dict:
-    opts = _decoding_options(args)
+    opts = decoding_options(args)
     if args.seed is not None:  # a seed asks for one of many renditions: sample
         opts.update(sample=True, seed=args.seed, temperature=1.0 if args.temperature is None else args.temperature)
     elif args.temperature is not None:
@@ -164,7 +171,7 @@ def cmd_evaluate(args) -> int:
 
     from .evaluation import evaluate, format_table, weights_sha256
 
-    options = DecodingOptions(**_decoding_options(args))
+    options = DecodingOptions(**decoding_options(args))
     if args.json:  # before the evaluation, not after it: a missing folder must not cost the run
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     weights = weights_sha256(args.model or velocity_bert.DEFAULT_MODEL)  # of what is loaded next
@@ -288,9 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="with --seed: below 1 nearer the most likely level, above 1 freer (default 1)",
     )
-    h.add_argument("--passes", type=int, default=None, help=PASSES_HELP)
-    h.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
-    h.add_argument("--estimate", default=None, choices=ESTIMATES, help=ESTIMATE_HELP)
+    add_decoding_arguments(h)
     h.add_argument("--dtype", default="auto", choices=DTYPES, help=DTYPE_HELP)
     h.add_argument("--range", type=int, nargs=2, metavar=("LO", "HI"), help="set the dynamic range of the result")
     h.add_argument(
@@ -317,10 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="what is hidden: 15%% of notes at random, ~5 s spans, or every velocity (default random15)",
     )
     e.add_argument("--seed", type=int, default=0, help="which notes are hidden (default 0, as in BENCHMARKS.md)")
-    e.add_argument("--passes", type=int, default=None, help=PASSES_HELP)
-    e.add_argument("--overlap", type=int, default=None, help=OVERLAP_HELP)
+    add_decoding_arguments(e)
     e.add_argument("--files", type=_positive, default=None, help="only the first N files")
-    e.add_argument("--estimate", default=None, choices=ESTIMATES, help=ESTIMATE_HELP)
     e.add_argument("--dtype", default="auto", choices=DTYPES, help=DTYPE_HELP)
     e.add_argument("--json", default=None, help="also write the whole report here (per system, piece-averaged too)")
     e.set_defaults(func=cmd_evaluate)
