@@ -4,8 +4,12 @@ pianist's, and what does the score's even timing cost?
     python benchmarks/score_renditions.py [--model DIR] [--split validation] [--segments 32] [--cues]
         [--alignments cache/alignments] [--json F]
 
-ASAP keeps a quantized, flat-velocity score MIDI (`midi_score.mid`) beside each piece's
-performances: what a notation program exports, the file a user humanizes. `../shared` holds no note
+ASAP keeps a quantized score MIDI (`midi_score.mid`) beside each piece's performances: what a
+notation program exports, the file a user humanizes. "Flat" below means what the model is given:
+every velocity hidden. The files themselves are flat only for the Bach pieces (every note 80); the
+others carry their score's dynamics markings as velocities, as MuseScore writes them (p 49, f 96,
+ff 112, hairpins in between): 14 of the 23 validation scores, 23 of the 26 test scores.
+`../shared` holds no note
 alignment of the two (see the end for the one align_scores.py makes); without it the loudness
 *curve* can still be compared:
 each file's notes in order are cut into `--segments` runs of equal note count (note rank, not time,
@@ -38,6 +42,13 @@ notes; the train-median constant; the mean of the other pianists' velocities on 
 (how far one pianist is from the others: a floor of sorts, on the notes another pianist matched);
 and two that are told each pianist's mean velocity, which a user sets by ear: that mean as a
 constant, and the rendition shifted to it (what the rendition's shape is worth beyond its level).
+Three more read the score's own velocities, the markings: those velocities as they are (what the
+notation program plays), the same at a pianist's scale (decoding.MARKING_TO_PLAYED), and the
+rendition with `humanize --keep-dynamics` (the markings at a pianist's scale as the level, the
+model's shaping on top; one row per `--sigmas`, how far the model's own loudness is averaged, the
+default DYNAMICS_SIGMA_S). These are also given on the marked scores alone, with the least-squares
+line of the pianists' velocities on the markings there (`marking_fit`: where MARKING_TO_PLAYED
+comes from, on validation).
 """
 
 from __future__ import annotations
@@ -54,7 +65,14 @@ import numpy as np
 import velocity_bert as vb
 from velocity_bert.alignment import load_pairs, pairs_path
 from velocity_bert.cli import add_decoding_arguments, decoding_options
-from velocity_bert.decoding import DecodingOptions, predict_velocities
+from velocity_bert.decoding import (
+    DYNAMICS_SIGMA_S,
+    MARKING_TO_PLAYED,
+    DecodingOptions,
+    keep_dynamics,
+    predict_levels,
+    predict_velocities,
+)
 from velocity_bert.evaluation import summarize, train_median
 from velocity_bert.notes import MidiInputError, Notes, legato
 
@@ -121,6 +139,13 @@ def main():
     # The decoding a user can choose for `humanize`, so each choice is judged on the flat scores, the
     # input it is mostly used on, not only on recordings (evaluate's settings).
     add_decoding_arguments(parser)
+    parser.add_argument(
+        "--sigmas",
+        type=float,
+        nargs="+",
+        default=[DYNAMICS_SIGMA_S],
+        help="keep-dynamics rows, one per SD in seconds of the model's own loudness it takes out",
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     options = DecodingOptions(**decoding_options(args))
@@ -136,6 +161,7 @@ def main():
     constant = train_median(root)
     # name -> per-file predictions and truths on aligned notes, and each file's piece, for summarize
     note_level = defaultdict(lambda: {"pred": [], "true": [], "pieces": []})
+    note_level_marked = defaultdict(lambda: {"pred": [], "true": [], "pieces": []})  # scores with markings
 
     per_performance = []  # one dict per performance
     for score_path, performances in sorted(by_score.items()):
@@ -145,7 +171,15 @@ def main():
             continue
         if len(score) < 4 * k:
             continue
-        rendition = predict_velocities(model, tokenizer, score, options=options).astype(np.float64)
+        # What `humanize` plays, with and without --keep-dynamics, from one decode (as predict_velocities).
+        _, estimate = predict_levels(model, tokenizer, score, options=options)
+        rendition = np.clip(np.rint(estimate), 1, 127)
+        marks = score.velocity.astype(np.float64)
+        marked = len(np.unique(marks)) > 1
+        kept = {
+            sigma: np.clip(np.rint(keep_dynamics(score.onset_sec, marks, estimate, sigma)), 1, 127)
+            for sigma in args.sigmas
+        }
         truths = {}
         for p in performances:
             try:
@@ -187,6 +221,15 @@ def main():
                     "train median, a constant": (np.full(len(si), constant), truth),
                     "the pianist's mean, a constant (told)": (np.full(len(si), truth.mean()), truth),
                     "rendition shifted to the pianist's mean (told)": (rendition[si] + level, truth),
+                    "the score's own velocities (its markings)": (marks[si], truth),
+                    "the markings at a pianist's scale": (
+                        np.rint(MARKING_TO_PLAYED[0] + MARKING_TO_PLAYED[1] * marks[si]),
+                        truth,
+                    ),
+                    **{
+                        f"rendition keeping the score's dynamics (sigma {sigma:g} s)": (v[si], truth)
+                        for sigma, v in kept.items()
+                    },
                 }
                 if len(on_score) > 1:
                     theirs = np.array([v[si] for q, v in on_score.items() if q != p])
@@ -195,15 +238,17 @@ def main():
                     mean_of_others = np.where(played, theirs, 0).sum(axis=0)[keep] / played.sum(axis=0)[keep]
                     systems["mean of the other pianists (their matched notes)"] = (mean_of_others, truth[keep])
                 for name, (pred, ref) in systems.items():
-                    note_level[name]["pred"].append(pred)
-                    note_level[name]["true"].append(ref)
-                    note_level[name]["pieces"].append(score_path)
+                    for table in (note_level, note_level_marked) if marked else (note_level,):
+                        table[name]["pred"].append(pred)
+                        table[name]["true"].append(ref)
+                        table[name]["pieces"].append(score_path)
             per_performance.append(
                 {
                     "performance": p,
                     "matched_notes": int(len(matched[p][0])) if p in matched else 0,
                     "score": score_path,
                     "aligned": bool(aligned),
+                    "score_marked": bool(marked),
                     "r": {
                         "rendition of the flat score": pearson(curve(rendition, k), true_curves[p]),
                         "every velocity hidden (performance timing)": pearson(curve(hidden_all, k), true_curves[p]),
@@ -261,10 +306,15 @@ def main():
         / sum(d["notes"] for d in per_performance)
         for name in per_performance[0]["mae_every_velocity_hidden"]
     }
-    report["note_level"] = {name: summarize(v, v["pieces"], np.random.default_rng(0)) for name, v in note_level.items()}
-    for name, v in note_level.items():  # too loud (+) or too soft (-) on average
-        report["note_level"][name]["bias"] = float(np.mean(np.concatenate(v["pred"]) - np.concatenate(v["true"])))
-    report["note_level_files"] = len(note_level["rendition of the flat score"]["pred"]) if note_level else 0
+    for key, table in (("note_level", note_level), ("note_level_marked", note_level_marked)):
+        report[key] = {name: summarize(v, v["pieces"], np.random.default_rng(0)) for name, v in table.items()}
+        for name, v in table.items():  # too loud (+) or too soft (-) on average
+            report[key][name]["bias"] = float(np.mean(np.concatenate(v["pred"]) - np.concatenate(v["true"])))
+        report[f"{key}_files"] = len(table["rendition of the flat score"]["pred"]) if table else 0
+    if note_level_marked:  # velocity = intercept + slope x marking, over every marked note
+        markings = note_level_marked["the score's own velocities (its markings)"]
+        slope, intercept = np.polyfit(np.concatenate(markings["pred"]), np.concatenate(markings["true"]), 1)
+        report["marking_fit"] = {"intercept": float(intercept), "slope": float(slope)}
     report["train_median_velocity"] = constant
     report["per_performance"] = per_performance
     print(
@@ -286,18 +336,23 @@ def main():
             print(f"\n{subset} performances, {title}: mean over performances / over scores (performances)")
             for name, v in report[subset][field].items():
                 print(f"  {name:46s} {v['mean']:6.3f} / {v['score_averaged']:6.3f} ({v['performances']})")
-    if report["note_level"]:
+    for key, which in (("note_level", ""), ("note_level_marked", " of the scores with dynamics markings")):
+        if not report[key]:
+            continue
         print(
-            f"\nnote by note, on the score notes aligned to {report['note_level_files']} performances "
+            f"\nnote by note, on the score notes aligned to {report[f'{key}_files']} performances{which} "
             "(pooled; piece average; r per file):"
         )
-        for name, m in report["note_level"].items():
+        for name, m in report[key].items():
             low, high = m["mae_ci95"]
             print(
                 f"  {name:50s} {m['exact']:6.1%} / {m['within_one']:6.1%} / {m['mae']:6.2f} ({low:.2f}-{high:.2f}); "
                 f"{m['piece_averaged']['mae']:6.2f}; r {m['pearson_r_per_file'] or float('nan'):.3f}; bias {m['bias']:+.1f} "
                 f"({m['count']} notes)"
             )
+    if "marking_fit" in report:
+        fit = report["marking_fit"]
+        print(f"\npianists against the markings (least squares): {fit['intercept']:.1f} + {fit['slope']:.3f} x marking")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)

@@ -49,6 +49,17 @@ def make_score(n_notes: int = 200, seed: int = 0, drums: bool = True, tpq: int =
     return score
 
 
+def marked_score(change_at: int = 120) -> symusic.Score:
+    """A notation export's dynamics: the melody's first `change_at` notes and everything under
+    them marked p (49), the rest f (96), as MuseScore writes the markings into the velocities."""
+    score = make_score(2 * change_at, seed=5, drums=False)
+    change = score.tracks[0].notes[change_at].time
+    for track in score.tracks:
+        for note in track.notes:
+            note.velocity = 49 if note.time < change else 96
+    return score
+
+
 def smf_bytes(tracks: list[list[tuple[int, bytes]]], fmt: int = 1, tpq: int = 480) -> bytes:
     """A Standard MIDI File written byte by byte, for what symusic cannot write (channels, format 0,
     system-exclusive and text events, running status): each track a list of (delta ticks, event

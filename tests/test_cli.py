@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import velocity_bert as vb
-from tests.conftest import make_score
+from tests.conftest import make_score, marked_score
 from tests.test_notes import assert_same_but_velocities
 from velocity_bert.cli import main
 from velocity_bert.data import list_files
+from velocity_bert.decoding import MARKING_TO_PLAYED
 
 
 def test_humanize_keeps_every_byte_but_velocities(tiny_model_dir, tmp_path, capsys, monkeypatch):
@@ -37,7 +38,8 @@ def test_humanize_keeps_every_byte_but_velocities(tiny_model_dir, tmp_path, caps
 
     monkeypatch.setattr(notes_module, "note_groups", refuse)
     assert main(["humanize", str(src), "-o", str(out), "--model", str(tiny_model_dir)]) == 0
-    err = capsys.readouterr().err.strip().splitlines()
+    tip, *err = capsys.readouterr().err.strip().splitlines()
+    assert tip.startswith("tip: the input's velocities vary")  # a sequencer's, not a score's: see --keep-dynamics
     assert err[0] == f"note: {out}: " + (
         "this file's layout is not one velocity-bert patches in place: it was rewritten by symusic "
         "(channels renumbered; system-exclusive, text and aftertouch events dropped)"
@@ -182,6 +184,29 @@ def test_folder_mode(tiny_model_dir, tmp_path, capsys):
         "sub/a.mid",
         "sub/b.mid",
     ]
+
+
+def test_keep_dynamics_follows_the_files_markings(tiny_model_dir, tmp_path, capsys):
+    src, out = tmp_path / "marked.mid", tmp_path / "out.mid"
+    marked_score().dump_midi(str(src))
+    assert main(["humanize", str(src), "-o", str(out), "--keep-dynamics", "--model", str(tiny_model_dir)]) == 0
+    given, played = vb.load_notes(src).velocity, vb.load_notes(out).velocity
+    assert (played != given).any() and "tip:" not in capsys.readouterr().err
+    intercept, slope = MARKING_TO_PLAYED
+    for level in (49, 96):  # each section near its marking as a pianist plays it (the change blurs a little)
+        assert abs(np.median(played[given == level]) - (intercept + slope * level)) <= 3
+    # Without the option, a file whose velocities vary gets a tip; a flat one does not.
+    assert main(["humanize", str(src), "-o", str(out), "--model", str(tiny_model_dir)]) == 0
+    assert (
+        "tip: the input's velocities vary (49-96); if they are a score's dynamics markings" in capsys.readouterr().err
+    )
+    flat = marked_score()
+    for track in flat.tracks:
+        for note in track.notes:
+            note.velocity = 64
+    flat.dump_midi(str(src))
+    assert main(["humanize", str(src), "-o", str(out), "--model", str(tiny_model_dir)]) == 0
+    assert "tip:" not in capsys.readouterr().err
 
 
 def test_bad_option_fails_before_the_model_loads(midi_file, tmp_path, capsys):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import velocity_bert as vb
-from tests.conftest import make_score
-from velocity_bert.decoding import interpolated_median
+from tests.conftest import make_score, marked_score
+from velocity_bert.decoding import DYNAMICS_SIGMA_S, MARKING_TO_PLAYED, interpolated_median, local_mean
 
 
 def test_low_temperature_samples_the_mode(pipe, midi_file):
@@ -99,3 +99,51 @@ def test_windows_combine(pipe):
     assert pipe(score, passes=1, combine="mean")["velocities"] != owner  # overlapping windows vote
     with pytest.raises(ValueError, match="combine"):
         pipe(score, combine="max")
+
+
+def test_local_mean_is_the_gaussian_weighted_mean():
+    rng = np.random.default_rng(0)
+    onsets = np.sort(rng.uniform(0, 60, 500))
+    onsets[100:110] = onsets[100]  # a chord: notes that share an onset share their local mean
+    values = rng.uniform(20, 110, 500)
+    weights = np.exp(-0.5 * ((onsets[:, None] - onsets[None]) / 2.0) ** 2)
+    assert local_mean(onsets, values, 2.0) == pytest.approx(weights @ values / weights.sum(1), abs=0.15)
+    assert local_mean(np.array([0.0, 1e6]), np.array([10.0, 30.0]), 2.0).tolist() == [10.0, 30.0]  # far apart
+    near = np.exp(-0.5 * (0.5 / 2.0) ** 2)  # a file shorter than the kernel
+    assert local_mean(np.array([0.0, 0.5]), np.array([10.0, 30.0]), 2.0) == pytest.approx(
+        [(10 + near * 30) / (1 + near), (near * 10 + 30) / (1 + near)]
+    )
+
+
+def test_keep_dynamics_takes_the_level_from_the_markings_and_the_shape_from_the_model(pipe):
+    score = marked_score()
+    notes = vb.load_notes(score)
+    intercept, slope = MARKING_TO_PLAYED
+    played = intercept + slope * notes.velocity  # each marking as a pianist plays it
+    # Sampled (the same levels both times): an untrained model's medians hardly vary.
+    kept = np.asarray(pipe(score, keep_dynamics=True, sample=True, seed=1)["velocities"], dtype=float)
+    own = np.asarray(pipe(score, sample=True, seed=1)["velocities"], dtype=float)
+    # The model's own shape around each note, moved onto the markings' level (rounding aside)...
+    shape = own - local_mean(notes.onset_sec, own, DYNAMICS_SIGMA_S)
+    inside = (kept > 1) & (kept < 127)  # not clipped to the MIDI range
+    assert np.abs(kept - (played + shape))[inside].max() <= 1.5
+    assert shape.std() > 5  # ...which is not nothing
+    # ... so each section plays at its marking, away from the change where the two blur.
+    change = notes.onset_sec[notes.velocity == 96].min()
+    p, f = notes.onset_sec < change - 3 * DYNAMICS_SIGMA_S, notes.onset_sec > change + 3 * DYNAMICS_SIGMA_S
+    kept = np.asarray(pipe(score, keep_dynamics=True)["velocities"])  # the default estimate: nothing clipped
+    assert kept[p].mean() == pytest.approx(intercept + slope * 49, abs=1)
+    assert kept[f].mean() == pytest.approx(intercept + slope * 96, abs=1)
+    # A mask still decides which notes change: the others keep their velocity exactly.
+    hidden = notes.onset_sec < change
+    partly = np.asarray(pipe(score, mask=hidden, keep_dynamics=True)["velocities"])
+    assert (partly[~hidden] == notes.velocity[~hidden]).all() and (partly[hidden] != 49).any()
+
+
+def test_keep_dynamics_without_markings_is_the_models_own(pipe):
+    """A flat export (or a flat selection) has no markings to keep."""
+    flat = marked_score()
+    for track in flat.tracks:
+        for note in track.notes:
+            note.velocity = 64
+    assert pipe(flat, keep_dynamics=True)["velocities"] == pipe(flat)["velocities"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import symusic
 from transformers import AutoModelForMaskedLM
 
 import velocity_bert as vb
@@ -72,8 +73,19 @@ def test_readme_use_it_block_runs(tmp_path):
     code = readme.split("## Use it\n\n```python\n", 1)[1].split("```", 1)[0]
     shutil.copy(EXAMPLE, tmp_path / "flat.mid")
     shutil.copy(EXAMPLE, tmp_path / "recording.mid")
+    marked = symusic.Score(str(EXAMPLE))  # the example marked p, then f from its second half
+    half = np.median([n.time for t in marked.tracks for n in t.notes])
+    for track in marked.tracks:
+        for note in track.notes:
+            note.velocity = 49 if note.time < half else 96
+    marked.dump_midi(str(tmp_path / "marked.mid"))
     prelude = "import velocity_bert as _vb\nmy_mask = _vb.load_notes('recording.mid').onset_sec < 5\n"
-    check = "\nassert logits.shape == (1, 512, 32) and set(velocities) <= set(tokenizer.velocities)\n"
+    check = (
+        "\nassert logits.shape == (1, 512, 32) and set(velocities) <= set(tokenizer.velocities)\n"
+        # `out` is the last result, keep_dynamics's: the f half plays louder than the p half.
+        "import numpy as _np\n_v, _m = _np.asarray(out['velocities']), _vb.load_notes('marked.mid').velocity\n"
+        "assert _v[_m == 96].mean() > _v[_m == 49].mean() + 8\n"
+    )
     (tmp_path / "use_it.py").write_text(prelude + code + check)
     done = subprocess.run(
         [sys.executable, "use_it.py"],

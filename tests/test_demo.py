@@ -36,7 +36,10 @@ def app_url(tiny_model_dir):
 
 
 def call(url, path, **kw):
-    args = dict(mode="Everything", start=0, end=30, seed=0, keep=True, low=30, high=100, tracks=[]) | kw
+    args = (
+        dict(mode="Everything", start=0, end=30, seed=0, keep=True, low=30, high=100, tracks=[], keep_dynamics=False)
+        | kw
+    )
     return Client(url, verbose=False).predict(handle_file(str(path)), *args.values(), api_name="/humanize")
 
 
@@ -46,6 +49,9 @@ def test_client_humanizes_real_midi(app_url, midi_file):
     before, after = symusic.Score(str(midi_file)), symusic.Score(midi_out)
     assert_same_but_velocities(before, after)
     assert (vb.load_notes(midi_out).velocity != vb.load_notes(midi_file).velocity).any()
+    # The file's velocities as the level (`humanize --keep-dynamics`): another result.
+    _, kept, *_ = call(app_url, midi_file, seed=3, keep_dynamics=True)
+    assert vb.load_notes(kept).velocity.tolist() != vb.load_notes(midi_out).velocity.tolist()
 
 
 def test_bad_file_gives_message_and_app_keeps_serving(app_url, midi_file, tmp_path):

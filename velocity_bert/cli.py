@@ -64,19 +64,27 @@ def _options(args) -> dict:
         raise ValueError("--temperature shapes sampled renditions: it needs --seed")
     if args.range:
         opts["velocity_range"] = tuple(args.range)
+    if args.keep_dynamics:
+        opts["keep_dynamics"] = True
     return opts
 
 
-def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | None, args, say) -> str:
+def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | None, args, say, tip=False) -> str:
     """`source`: a path or the bytes read from stdin; `dst` None: write to stdout; `say` prints a
-    line beside the progress bar. Returns how many notes were humanized, of how many when --from,
-    --to or --tracks chose some."""
+    line beside the progress bar; `tip`: say when --keep-dynamics could matter (one file, not a
+    folder's hundreds). Returns how many notes were humanized, of how many when --from, --to or
+    --tracks chose some."""
     from .notes import load_notes, save_midi, selection_mask
     from .pipeline_velocity_bert import MidiRewrittenWarning
     from .plotting import piano_roll
 
     notes = load_notes(source)
     mask = selection_mask(notes, args.start, args.end, args.tracks)
+    if tip and mask is None and not args.keep_dynamics and np.ptp(notes.velocity) > 0:
+        say(
+            f"tip: the input's velocities vary ({notes.velocity.min()}-{notes.velocity.max()}); if they are a "
+            "score's dynamics markings, --keep-dynamics plays them instead of replacing them"
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MidiRewrittenWarning)
         out = pipe(source if isinstance(source, bytes) else str(source), mask=mask, **_options(args))
@@ -153,7 +161,7 @@ def cmd_humanize(args) -> int:
         if d is not None:
             d.parent.mkdir(parents=True, exist_ok=True)
         try:
-            done = _humanize_file(pipe, source, d, plot, args, say)
+            done = _humanize_file(pipe, source, d, plot, args, say, tip=len(jobs) == 1)
             if len(jobs) == 1:
                 print(f"{d or 'stdout'}: {done} humanized", file=sys.stderr)
         except Exception as err:  # one line per bad file; the others still run
@@ -298,6 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_decoding_arguments(h)
     h.add_argument("--dtype", default="auto", choices=DTYPES, help=DTYPE_HELP)
     h.add_argument("--range", type=int, nargs=2, metavar=("LO", "HI"), help="set the dynamic range of the result")
+    h.add_argument(
+        "--keep-dynamics",
+        action="store_true",
+        help="keep the input's velocities as the level (a notation export's p, f, hairpins) and add the model's shaping",
+    )
     h.add_argument(
         "--plot",
         default=None,

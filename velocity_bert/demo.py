@@ -75,10 +75,12 @@ def humanize(
     low: float,
     high: float,
     tracks: list[str] | None = None,
+    keep_dynamics: bool = False,
     model: str = DEFAULT_MODEL,
 ):
     """Returns (message, midi, piano roll, curve, audio before, audio after). `tracks`: indices or
-    names, as `humanize --tracks` takes them; none: every track."""
+    names, as `humanize --tracks` takes them; none: every track. `keep_dynamics`: as
+    `humanize --keep-dynamics`."""
     empty = (None, None, None, None, None)
     if midi_file is None:
         return ("Upload a MIDI file or pick an example.", *empty)
@@ -93,6 +95,8 @@ def humanize(
             options.update(sample=True, seed=int(seed))
         if not keep_range:
             options["velocity_range"] = (int(low), int(high))
+        if keep_dynamics:
+            options["keep_dynamics"] = True
         out = cached_pipeline(model)(str(src), mask=mask, **options)
         midi_out = out_dir / f"{src.stem}_humanized{'.rmi' if src.suffix.lower() == '.rmi' else '.mid'}"
         save_midi(out["midi"], midi_out)
@@ -166,6 +170,9 @@ def build_demo(model: str = DEFAULT_MODEL):
                     [], value=[], multiselect=True, allow_custom_value=True, label="only these tracks (none: all)"
                 )
                 seed = gr.Number(0, precision=0, label="seed (0: the best estimate; other: another rendition)")
+                keep_dynamics = gr.Checkbox(
+                    False, label="keep the file's dynamics (a score's p, f, hairpins) and add the model's shaping"
+                )
                 keep = gr.Checkbox(True, label="keep the model's dynamic range")
                 with gr.Row():
                     low = gr.Slider(1, 127, 30, step=1, label="softest")
@@ -183,7 +190,7 @@ def build_demo(model: str = DEFAULT_MODEL):
         midi.change(lambda f: gr.Dropdown(choices=track_choices(f), value=[]), inputs=midi, outputs=tracks)
         button.click(
             lambda *args: humanize(*args, model=model),
-            inputs=[midi, mode, start, end, seed, keep, low, high, tracks],
+            inputs=[midi, mode, start, end, seed, keep, low, high, tracks, keep_dynamics],
             outputs=[message, midi_out, roll, curve, audio_before, audio_after],
             api_name="humanize",
         )

@@ -69,6 +69,7 @@ class VelocityPredictionPipeline(Pipeline):
         seed: int | None = None,
         velocity_range: tuple[int, int] | None = None,
         estimate: str | None = None,
+        keep_dynamics: bool | None = None,
         windows_per_batch: int | None = None,
         **kwargs,
     ):
@@ -84,6 +85,7 @@ class VelocityPredictionPipeline(Pipeline):
                 seed=seed,
                 velocity_range=velocity_range,
                 estimate=estimate,
+                keep_dynamics=keep_dynamics,
                 batch_size=windows_per_batch,
             ).items()
             if v is not None
