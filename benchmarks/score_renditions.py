@@ -176,8 +176,10 @@ def main():
         rendition = np.clip(np.rint(estimate), 1, 127)
         marks = score.velocity.astype(np.float64)
         marked = len(np.unique(marks)) > 1
-        kept = {
-            sigma: np.clip(np.rint(keep_dynamics(score.onset_sec, marks, estimate, sigma)), 1, 127)
+        kept = {  # a flat score has no markings to keep: predict_velocities plays the model's own
+            sigma: np.clip(
+                np.rint(keep_dynamics(score.onset_sec, marks, estimate, sigma) if marked else estimate), 1, 127
+            )
             for sigma in args.sigmas
         }
         truths = {}

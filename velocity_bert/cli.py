@@ -309,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument(
         "--keep-dynamics",
         action="store_true",
-        help="keep the input's velocities as the level (a notation export's p, f, hairpins) and add the model's shaping",
+        help="read the input's velocities as a score's dynamics markings (p, f, hairpins): play them at a "
+        "pianist's scale and add the model's shaping (default: predict every velocity afresh)",
     )
     h.add_argument(
         "--plot",

@@ -268,8 +268,7 @@ def keep_dynamics(
 ) -> np.ndarray:
     """The given velocities, read as a score's dynamics markings, as the level; the model's
     shaping on top: each note's prediction minus the model's own loudness around it (`local_mean`),
-    plus the note's marking as a pianist plays it (`marking_to_played`). Given velocities that are
-    all the same are no markings: the prediction comes back as it is.
+    plus the note's marking as a pianist plays it (`marking_to_played`).
 
     Why: a notation program writes the score's markings into the velocities (MuseScore: p 49,
     f 96, ff 112, hairpins in between), and most of ASAP's score MIDIs carry them. Predicting every
@@ -279,7 +278,7 @@ def keep_dynamics(
     phrase stand out."""
     given = np.asarray(given, dtype=np.float64)
     predicted = np.asarray(predicted, dtype=np.float64)
-    if not len(predicted) or np.ptp(given) == 0:
+    if not len(predicted):
         return predicted
     intercept, slope = marking_to_played
     return intercept + slope * given + predicted - local_mean(onsets, predicted, sigma_s)
@@ -297,7 +296,9 @@ def predict_velocities(
     hidden = np.ones(len(notes), dtype=bool) if hidden is None else np.asarray(hidden, dtype=bool)
     _, estimate = predict_levels(model, tokenizer, notes, hidden, options)
     predicted = estimate[hidden]
-    if options.keep_dynamics:
+    # A file whose velocities are all the same has no markings to keep; a passage inside one
+    # marking of a marked file has (its level is that marking's).
+    if options.keep_dynamics and np.ptp(notes.velocity) > 0:
         predicted = keep_dynamics(notes.onset_sec[hidden], notes.velocity[hidden], predicted)
     predicted = np.clip(np.rint(predicted), 1, 127).astype(np.int64)
     if options.velocity_range is not None and len(predicted):
