@@ -115,6 +115,7 @@ import velocity_bert
 pipe = velocity_bert.load_pipeline("{repo_id}")
 out = pipe("flat.mid")                      # every velocity; or mask=[...] one bool per note
 open("humanized.mid", "wb").write(out["midi"])  # the input file, only velocities changed
+out = pipe("score.mid", keep_dynamics=True)  # a notation export's p, f, hairpins kept as the level
 ```
 
 Without it, through remote code (pin a revision you have read):
