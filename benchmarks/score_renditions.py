@@ -69,6 +69,7 @@ from velocity_bert.decoding import (
     DYNAMICS_SIGMA_S,
     MARKING_TO_PLAYED,
     DecodingOptions,
+    has_markings,
     keep_dynamics,
     predict_levels,
     predict_velocities,
@@ -175,7 +176,7 @@ def main():
         _, estimate = predict_levels(model, tokenizer, score, options=options)
         rendition = np.clip(np.rint(estimate), 1, 127)
         marks = score.velocity.astype(np.float64)
-        marked = len(np.unique(marks)) > 1
+        marked = has_markings(marks)
         kept = {  # a flat score has no markings to keep: predict_velocities plays the model's own
             sigma: np.clip(
                 np.rint(keep_dynamics(score.onset_sec, marks, estimate, sigma) if marked else estimate), 1, 127

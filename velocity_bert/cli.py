@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import DTYPES
-from .decoding import ESTIMATES, DecodingOptions
+from .decoding import ESTIMATES, DecodingOptions, has_markings
 from .notes import MIDI_SUFFIXES, check_passage
 
 STDIO = "-"  # `humanize - -o -`: MIDI through a pipe
@@ -80,7 +80,7 @@ def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | No
 
     notes = load_notes(source)
     mask = selection_mask(notes, args.start, args.end, args.tracks)
-    if tip and mask is None and not args.keep_dynamics and np.ptp(notes.velocity) > 0:
+    if tip and mask is None and not args.keep_dynamics and has_markings(notes.velocity):
         say(
             f"tip: the input's velocities vary ({notes.velocity.min()}-{notes.velocity.max()}); if they are a "
             "score's dynamics markings, --keep-dynamics plays them instead of replacing them"

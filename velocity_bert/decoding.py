@@ -259,6 +259,12 @@ def local_mean(onsets: np.ndarray, values: np.ndarray, sigma_s: float) -> np.nda
     return sums[cell] / counts[cell]
 
 
+def has_markings(velocities: np.ndarray) -> bool:
+    """Whether a file's velocities can be dynamics markings for `keep_dynamics`: a file whose
+    velocities are all the same has none to keep (a flat export)."""
+    return len(velocities) > 0 and bool(np.ptp(velocities) > 0)
+
+
 def keep_dynamics(
     onsets: np.ndarray,
     given: np.ndarray,
@@ -298,7 +304,7 @@ def predict_velocities(
     predicted = estimate[hidden]
     # A file whose velocities are all the same has no markings to keep; a passage inside one
     # marking of a marked file has (its level is that marking's).
-    if options.keep_dynamics and np.ptp(notes.velocity) > 0:
+    if options.keep_dynamics and has_markings(notes.velocity):
         predicted = keep_dynamics(notes.onset_sec[hidden], notes.velocity[hidden], predicted)
     predicted = np.clip(np.rint(predicted), 1, 127).astype(np.int64)
     if options.velocity_range is not None and len(predicted):
