@@ -16,7 +16,7 @@ from torch.utils.data import ConcatDataset
 from transformers import HfArgumentParser, TrainingArguments
 
 from velocity_bert import VelocityBertConfig, VelocityBertForMaskedVelocity, VelocityBertTokenizer, save_model_folder
-from velocity_bert.augmentation import Compose, Loudness, StrikeTogether, Transpose
+from velocity_bert.augmentation import Compose, HideMarkings, Loudness, StrikeTogether, Transpose
 from velocity_bert.configuration_velocity_bert import POSITION_EMBEDDING_TYPES
 from velocity_bert.data import (
     RandomWindows,
@@ -26,11 +26,19 @@ from velocity_bert.data import (
     training_files,
     unused_files,
 )
+from velocity_bert.decoding import MARKING_TO_PLAYED
 from velocity_bert.masking import MaskingCollator, MaskingMix, apply_mask, choose_hidden
 from velocity_bert.metrics import level_metrics
 from velocity_bert.soft_targets import SoftTargetTrainer, load_teachers
+from velocity_bert.tokenization_velocity_bert import MARKING, VELOCITY
 
 NEW_MODEL_DROPOUT = 0.1  # ModelArguments says why
+# --markings on a model without the field: each marking's embedding starts as this share of the
+# velocity embedding of the level a pianist plays it at (decoding.MARKING_TO_PLAYED), so the
+# model starts out reading a marking as a hint of that loudness. Untrained, that way run 14 played
+# ASAP's marked validation scores closer to the pianists than `keep_dynamics` did (BENCHMARKS.md,
+# "Reading the markings").
+MARKING_START_SCALE = 0.5
 
 
 @dataclass
@@ -65,6 +73,15 @@ class ModelArguments:
         },
     )
     sustain_pedal: bool = field(default=False, metadata={"help": "durations as sounding under the sustain pedal"})
+    # A score's markings as context (tokenization_velocity_bert.MARKING): what `humanize
+    # --keep-dynamics` otherwise maps by one fitted line (decoding.keep_dynamics).
+    markings: bool = field(
+        default=False,
+        metadata={
+            "help": "a seventh note field, the score's dynamics marking (from --score_copies of marked scores); "
+            "a model without it gains it, its new embedding learned from scratch"
+        },
+    )
     # Run 10 and a rotary-position model of its size, averaged, beat either alone on validation by
     # 0.7 points of exact level (BENCHMARKS.md, "A second model?"), but cost twice the work per note;
     # distillation tries to put what the pair knows into one model.
@@ -132,6 +149,10 @@ class DataArguments:
             "also train on each aligned performance's velocities on its score's notes, score timing and bars, as "
             "a user's flat score has them (ASAP; drawn as often as the performances; needs --random_offsets)"
         },
+    )
+    hide_markings: float = field(
+        default=0.25,
+        metadata={"help": "with --markings: share of training windows whose markings are hidden, as in a flat score"},
     )
     tempo_stretch: float = field(
         default=0.0,
@@ -294,6 +315,10 @@ def main(callbacks: list | None = None):
             raise ValueError("--legato needs --random_offsets (its copy is drawn from whole files)")
         if data_args.score_copies and not data_args.random_offsets:
             raise ValueError("--score_copies needs --random_offsets (the copies are drawn from whole files)")
+        if not 0 <= data_args.hide_markings <= 1:
+            raise ValueError(f"--hide_markings must be between 0 and 1, not {data_args.hide_markings}")
+        if model_args.markings and not data_args.score_copies:
+            raise ValueError("--markings needs --score_copies (only a score copy knows its notes' markings)")
         if not 0 <= model_args.label_sigma <= 8:
             raise ValueError(f"--label_sigma must be between 0 and 8 levels, not {model_args.label_sigma}")
     except (ValueError, FileNotFoundError) as err:
@@ -316,9 +341,27 @@ def main(callbacks: list | None = None):
             # validation loss behind and ended 0.03 behind run 10 taken through the same 300 CPU
             # steps (BENCHMARKS.md, "Converting run 10 to rotary positions").
             positions = {"position_embedding_type": model_args.position_embedding_type, **tokenizer.onset_grid}
+        if model_args.markings and not tokenizer.markings:
+            print("adding the marking field to the model", file=sys.stderr)
+            # Its padding row ("no marking") stays zero, so the model plays unmarked input as
+            # before; the rest start from the velocity field (MARKING_START_SCALE); every other
+            # weight is kept.
+            tokenizer = VelocityBertTokenizer(
+                miditok_tokenizer=tokenizer.miditok,
+                shift_bins_ms=tokenizer.shift_bins_ms,
+                sustain_pedal=tokenizer.sustain_pedal,
+                markings=True,
+            )
+            positions["field_vocab_sizes"] = tokenizer.field_vocab_sizes
         model = VelocityBertForMaskedVelocity.from_pretrained(model_args.model_name_or_path, **dropout, **positions)
+        if "field_vocab_sizes" in positions:
+            intercept, slope = MARKING_TO_PLAYED
+            played = tokenizer.velocity_to_level(np.rint(intercept + slope * tokenizer.velocities))
+            model.get_input_embeddings().start_field_as(
+                MARKING, VELOCITY, tokenizer.velocity_token(played), MARKING_START_SCALE
+            )
     else:
-        tokenizer = VelocityBertTokenizer(sustain_pedal=model_args.sustain_pedal)
+        tokenizer = VelocityBertTokenizer(sustain_pedal=model_args.sustain_pedal, markings=model_args.markings)
         config = VelocityBertConfig(
             field_vocab_sizes=tokenizer.field_vocab_sizes,
             num_velocity_levels=tokenizer.num_velocities,
@@ -385,6 +428,8 @@ def main(callbacks: list | None = None):
         )
     if data_args.strike_together:
         augment.append(StrikeTogether(tokenizer.shift_ids_within(20), p=data_args.strike_together))
+    if tokenizer.markings and data_args.hide_markings:
+        augment.append(HideMarkings(data_args.hide_markings))
     collator = MaskingCollator(
         mix,
         config.velocity_token_offset,

@@ -46,7 +46,9 @@ Three more read the score's own velocities, the markings: those velocities as th
 notation program plays), the same at a pianist's scale (decoding.MARKING_TO_PLAYED), and the
 rendition with `humanize --keep-dynamics` (the markings at a pianist's scale as the level, the
 model's shaping on top; one row per `--sigmas`, how far the model's own loudness is averaged, the
-default DYNAMICS_SIGMA_S). These are also given on the marked scores alone, with the least-squares
+default DYNAMICS_SIGMA_S); for a model with the marking field (train.py --markings), also the
+rendition that model plays with the markings as its input, which is what --keep-dynamics gives
+with it. These are also given on the marked scores alone, with the least-squares
 line of the pianists' velocities on the markings there (`marking_fit`: where MARKING_TO_PLAYED
 comes from, on validation).
 """
@@ -69,13 +71,12 @@ from velocity_bert.decoding import (
     DYNAMICS_SIGMA_S,
     MARKING_TO_PLAYED,
     DecodingOptions,
-    has_markings,
     keep_dynamics,
     predict_levels,
     predict_velocities,
 )
 from velocity_bert.evaluation import summarize, train_median
-from velocity_bert.notes import MidiInputError, Notes, legato
+from velocity_bert.notes import MidiInputError, Notes, has_markings, legato
 
 
 def curve(values: np.ndarray, segments: int) -> np.ndarray:
@@ -178,11 +179,14 @@ def main():
         marks = score.velocity.astype(np.float64)
         marked = has_markings(marks)
         kept = {  # a flat score has no markings to keep: predict_velocities plays the model's own
-            sigma: np.clip(
+            f"rendition keeping the score's dynamics (sigma {sigma:g} s)": np.clip(
                 np.rint(keep_dynamics(score.onset_sec, marks, estimate, sigma) if marked else estimate), 1, 127
             )
             for sigma in args.sigmas
         }
+        if tokenizer.markings:  # a model that reads them (train.py --markings): what --keep-dynamics plays
+            read = predict_velocities(model, tokenizer, score, options=replace(options, keep_dynamics=True))
+            kept["rendition reading the score's markings (model's field)"] = read.astype(np.float64)
         truths = {}
         for p in performances:
             try:
@@ -229,10 +233,7 @@ def main():
                         np.rint(MARKING_TO_PLAYED[0] + MARKING_TO_PLAYED[1] * marks[si]),
                         truth,
                     ),
-                    **{
-                        f"rendition keeping the score's dynamics (sigma {sigma:g} s)": (v[si], truth)
-                        for sigma, v in kept.items()
-                    },
+                    **{name: (v[si], truth) for name, v in kept.items()},
                 }
                 if len(on_score) > 1:
                     theirs = np.array([v[si] for q, v in on_score.items() if q != p])

@@ -1,9 +1,10 @@
 import numpy as np
 
-from velocity_bert import VelocityBertTokenizer
-from velocity_bert.augmentation import PITCH, VELOCITY, Compose, Loudness, StrikeTogether, Transpose
+from tests.conftest import make_score
+from velocity_bert import VelocityBertTokenizer, load_notes
+from velocity_bert.augmentation import PITCH, VELOCITY, Compose, HideMarkings, Loudness, StrikeTogether, Transpose
 from velocity_bert.masking import MaskingCollator, MaskingMix
-from velocity_bert.tokenization_velocity_bert import FIELDS
+from velocity_bert.tokenization_velocity_bert import FIELDS, MARKING, PAD_ID
 
 
 def window(tok, pitches):
@@ -156,3 +157,19 @@ def test_strike_together_writes_a_rolled_chord_as_a_score_has_it(tmp_path):
         StrikeTogether(tok.shift_ids_within(20), p=0.0)(files["rolled"], np.random.default_rng(0)), files["rolled"]
     )
     assert tok.shift_ids_within(20) == (4, 5, 6)  # the 0, 10 and 20 ms bins
+
+
+def test_hide_markings_blanks_a_share_of_windows_markings_only():
+    tok = VelocityBertTokenizer(markings=True)
+    notes = load_notes(make_score(40, seed=3))
+    ids = tok.encode(notes, markings=np.full(len(notes), 96))
+    hide, rng = HideMarkings(p=0.4), np.random.default_rng(0)
+    hidden = 0
+    for _ in range(500):
+        out = hide(ids, rng)
+        np.testing.assert_array_equal(out[:, :MARKING], ids[:, :MARKING])
+        assert (out[:, MARKING] == PAD_ID).all() or np.array_equal(out, ids)
+        hidden += (out[:, MARKING] == PAD_ID).all()
+    assert 0.33 < hidden / 500 < 0.47
+    six = VelocityBertTokenizer().encode(notes)  # a window without the field is left alone
+    np.testing.assert_array_equal(HideMarkings(p=1.0)(six, rng), six)

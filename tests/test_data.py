@@ -3,7 +3,7 @@ import pytest
 
 from tests.conftest import make_score
 from velocity_bert import VelocityBertTokenizer, load_notes
-from velocity_bert.alignment import pairs_path, save_pairs, score_copy
+from velocity_bert.alignment import copy_markings, pairs_path, save_pairs, score_copy
 from velocity_bert.data import (
     RandomWindows,
     WindowArrays,
@@ -16,6 +16,7 @@ from velocity_bert.data import (
 )
 from velocity_bert.decoding import window_starts
 from velocity_bert.notes import legato
+from velocity_bert.tokenization_velocity_bert import MARKING, PAD_ID
 
 
 def write(path, seed=0, n=100):
@@ -275,3 +276,34 @@ def test_score_copies_read_each_performance_as_its_score_with_the_pianist_veloci
     assert len(nothing) == 0  # an alignment that matched nothing gives no copy, and no error
     with pytest.raises(ValueError, match="splits.csv"):
         score_copy_sources(tmp_path / "piece", [played], tmp_path / "al")
+
+
+def test_score_copies_carry_their_scores_markings_for_a_marking_tokenizer(tmp_path):
+    """A marking tokenizer is shown each copied note's own score velocity (its marking) beside the
+    pianist's; a flat score (every velocity the same) has no markings, so its copies hold PAD."""
+    marked = write(tmp_path / "a" / "midi_score.mid", seed=1, n=80)
+    flat = make_score(80, seed=4)
+    for track in flat.tracks:
+        for note in track.notes:
+            note.velocity = 80
+    (tmp_path / "b").mkdir()
+    flat.dump_midi(str(tmp_path / "b" / "midi_score.mid"))
+    rows = ["midi_performance,midi_score,split"]
+    performances = []
+    for piece in ("a", "b"):
+        performances.append(write(tmp_path / piece / "pianist.mid", seed=2, n=80))
+        rows.append(f"{piece}/pianist.mid,{piece}/midi_score.mid,train")
+        save_pairs(pairs_path(tmp_path / "al", "train", f"{piece}/pianist.mid"), np.arange(50)[::-1], np.arange(50))
+    (tmp_path / "splits.csv").write_text("\n".join(rows) + "\n")
+    sources = score_copy_sources(tmp_path, performances, tmp_path / "al")
+    tok = VelocityBertTokenizer(markings=True)
+    copies = build_windows(performances, tok, window_length=None, score_copies=sources)
+    by_path = {row["path"]: np.asarray(row["input_ids"]) for row in copies}
+    ids_a, ids_b = by_path[str(performances[0])], by_path[str(performances[1])]
+    markings = copy_markings(load_notes(marked), np.arange(50))
+    assert np.ptp(markings) > 0
+    np.testing.assert_array_equal(ids_a[:, MARKING], tok.velocity_token(tok.velocity_to_level(markings)))
+    assert (ids_b[:, MARKING] == PAD_ID).all() and len(ids_b) == 50
+    # The other columns are what the six-field tokenizer makes of the same copy.
+    plain = build_windows(performances[:1], VelocityBertTokenizer(), window_length=None, score_copies=sources)
+    np.testing.assert_array_equal(ids_a[:, :MARKING], np.asarray(plain[0]["input_ids"]))

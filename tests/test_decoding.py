@@ -3,10 +3,18 @@ point estimates, sampling."""
 
 import numpy as np
 import pytest
+import torch
 
 import velocity_bert as vb
-from tests.conftest import make_score, marked_score
-from velocity_bert.decoding import DYNAMICS_SIGMA_S, MARKING_TO_PLAYED, interpolated_median, local_mean
+from tests.conftest import make_score, marked_score, tiny_config
+from velocity_bert.decoding import (
+    DYNAMICS_SIGMA_S,
+    MARKING_TO_PLAYED,
+    DecodingOptions,
+    interpolated_median,
+    local_mean,
+    predict_levels,
+)
 
 
 def test_low_temperature_samples_the_mode(pipe, midi_file):
@@ -149,3 +157,25 @@ def test_keep_dynamics_without_markings_is_the_models_own(pipe):
         for note in track.notes:
             note.velocity = 64
     assert pipe(flat, keep_dynamics=True)["velocities"] == pipe(flat)["velocities"]
+
+
+def test_a_model_that_reads_markings_plays_them_itself(tmp_path):
+    """With the marking field (train.py --markings), `keep_dynamics` shows the model the file's
+    velocities as markings and plays its prediction as it is: no fitted line on top. Without
+    `keep_dynamics`, or for a flat file, the field holds PAD."""
+    tok = vb.VelocityBertTokenizer(markings=True)
+    torch.manual_seed(0)
+    model = vb.VelocityBertForMaskedVelocity(tiny_config(field_vocab_sizes=tok.field_vocab_sizes)).eval()
+    vb.save_model_folder(model, tok, tmp_path / "m")
+    pipe = vb.load_pipeline(str(tmp_path / "m"))
+    score = marked_score()
+    notes = vb.load_notes(score)
+    kept = pipe(score, keep_dynamics=True)["velocities"]
+    _, read = predict_levels(model, tok, notes, options=DecodingOptions(keep_dynamics=True))
+    assert kept == np.clip(np.rint(read), 1, 127).astype(int).tolist()
+    _, unread = predict_levels(model, tok, notes)
+    assert pipe(score)["velocities"] == np.clip(np.rint(unread), 1, 127).astype(int).tolist() != kept
+    for track in score.tracks:
+        for note in track.notes:
+            note.velocity = 64
+    assert pipe(score, keep_dynamics=True)["velocities"] == pipe(score)["velocities"]

@@ -2,14 +2,18 @@ import json
 
 import miditok
 import numpy as np
+import pytest
 
 from velocity_bert import VelocityBertTokenizer, load_notes, write_velocities
 from velocity_bert.tokenization_velocity_bert import (
     FIELDS,
+    MARKING,
     MASK_ID,
     MAX_BARS,
     NUM_VELOCITIES,
+    PAD_ID,
     TOKENIZER_FILE,
+    VELOCITY,
     _octuple,
 )
 
@@ -123,3 +127,23 @@ def test_sustain_pedal_option_round_trips(tmp_path):
     assert pedal.encode(notes)[0, d] > plain.encode(notes)[0, d]
     pedal.save_pretrained(tmp_path)
     assert VelocityBertTokenizer.from_pretrained(tmp_path).sustain_pedal is True
+
+
+def test_marking_field_is_a_seventh_column_that_round_trips(tmp_path, midi_file):
+    """A tokenizer with markings adds the score's marking on the velocity levels after the six
+    fields (whose columns stay where they were); without markings known, it holds PAD."""
+    notes = load_notes(midi_file)
+    plain, marked = VelocityBertTokenizer(), VelocityBertTokenizer(markings=True)
+    assert marked.fields == (*FIELDS, "marking") and marked.field_vocab_sizes[:6] == plain.field_vocab_sizes
+    assert marked.field_vocab_sizes[MARKING] == plain.field_vocab_sizes[VELOCITY] and marked != plain
+    markings = np.where(np.arange(len(notes)) % 2, 49, 96)
+    ids = marked.encode(notes, markings)
+    np.testing.assert_array_equal(ids[:, :MARKING], plain.encode(notes))
+    np.testing.assert_array_equal(ids[:, MARKING], marked.velocity_token(marked.velocity_to_level(markings)))
+    assert (marked.encode(notes)[:, MARKING] == PAD_ID).all()
+    with pytest.raises(ValueError, match="no marking field"):
+        plain.encode(notes, markings)
+    marked.save_pretrained(tmp_path)
+    loaded = VelocityBertTokenizer.from_pretrained(tmp_path)
+    assert loaded == marked and loaded.markings
+    np.testing.assert_array_equal(loaded.encode(notes, markings), ids)

@@ -14,7 +14,9 @@ import torch
 from safetensors.torch import load_file
 
 from tests.conftest import make_score
+from velocity_bert import VelocityBertTokenizer
 from velocity_bert.alignment import pairs_path, save_pairs
+from velocity_bert.decoding import MARKING_TO_PLAYED
 from velocity_bert.masking import MaskingMix
 from velocity_bert.notes import load_notes
 
@@ -210,6 +212,8 @@ def test_tempo_factors_and_their_one_line_errors(tmp_path):
         (["--legato", "0.5"], "--legato needs --random_offsets"),
         (["--score_copies", str(tmp_path)], "--score_copies needs --random_offsets"),
         (["--score_copies", str(tmp_path), "--random_offsets"], "need a splits.csv that names each performance"),
+        (["--markings"], "--markings needs --score_copies"),
+        (["--hide_markings", "2"], "--hide_markings must be between 0 and 1, not 2.0"),
     ):
         done = subprocess.run(
             [sys.executable, str(ROOT / "train.py"), "--data_dir", str(data), "--output_dir", str(tmp_path / "o")]
@@ -220,6 +224,48 @@ def test_tempo_factors_and_their_one_line_errors(tmp_path):
         )
         assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
         assert not (tmp_path / "o").exists()
+
+
+def test_markings_add_a_field_to_a_fine_tuned_model_and_keep_every_weight(tiny_model_dir, tmp_path):
+    """--markings gives a six-field model the marking field: its tokenizer and config gain it, its new
+    embedding starts from the velocity field's with the padding row ("no marking") at zero, and every
+    other weight is kept (learning rate 0)."""
+    import train
+
+    data = tmp_path / "data"
+    rows = ["midi_performance,midi_score,split"]
+    for i, split in enumerate(("train", "train", "validation")):
+        write_midi(data / f"piece{i}" / "midi_score.mid", seed=i)  # random velocities: marked
+        write_midi(data / f"piece{i}" / "pianist.mid", seed=10 + i)
+        rows.append(f"piece{i}/pianist.mid,piece{i}/midi_score.mid,{split}")
+        save_pairs(pairs_path(tmp_path / "pairs", split, f"piece{i}/pianist.mid"), np.arange(60), np.arange(60))
+    (data / "splits.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    # fmt: off
+    args = [
+        "--model_name_or_path", str(tiny_model_dir), "--markings", "--score_copies", str(tmp_path / "pairs"),
+        "--random_offsets", "--hide_markings", "0.5", "--data_dir", str(data), "--output_dir", str(out),
+        "--cache_dir", str(tmp_path / "cache"), "--max_steps", "2", "--learning_rate", "0",
+        "--per_device_train_batch_size", "2", "--eval_strategy", "no", "--save_strategy", "no", "--report_to", "none",
+        "--use_cpu", "--disable_tqdm", "true",
+    ]
+    # fmt: on
+    done = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "adding the marking field" in done.stderr and "score copies of 2 of 2 train files" in done.stderr
+    tok = VelocityBertTokenizer.from_pretrained(out)
+    assert tok.markings and json.loads((out / "config.json").read_text())["field_vocab_sizes"] == tok.field_vocab_sizes
+    before, after = load_file(tiny_model_dir / "model.safetensors"), load_file(out / "model.safetensors")
+    new = "velocity_bert.embeddings.fields.6.weight"
+    assert set(after) == set(before) | {new}
+    for key, value in before.items():
+        assert torch.equal(value, after[key]), key
+    # Each marking starts as half the velocity embedding of the level a pianist plays it at.
+    intercept, slope = MARKING_TO_PLAYED
+    played = tok.velocity_token(tok.velocity_to_level(np.rint(intercept + slope * tok.velocities)))
+    velocity = before["velocity_bert.embeddings.fields.5.weight"]
+    assert torch.allclose(after[new][-len(played) :], train.MARKING_START_SCALE * velocity[played])
+    assert not after[new][0].any()  # "no marking" adds nothing
 
 
 def test_help_lists_every_option_of_ours():

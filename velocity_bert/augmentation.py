@@ -1,4 +1,5 @@
-"""Training-time augmentation of cached windows: transposition, loudness changes, chords struck together.
+"""Training-time augmentation of cached windows: transposition, loudness changes, chords struck
+together, a score's markings hidden.
 
 ASAP is small (about 2.8 M notes): on a GPU a 4 x 256 model sees it 100 times in six minutes and
 validation loss stops falling, and the 6 x 384 bundled model overfits when trained further. Each
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tokenization_velocity_bert import FIELDS, PITCH, VELOCITY
+from .tokenization_velocity_bert import FIELDS, MARKING, PAD_ID, PITCH, VELOCITY
 
 SHIFT, POSITION, BAR = (FIELDS.index(f) for f in ("shift", "position", "bar"))
 
@@ -112,6 +113,21 @@ class StrikeTogether:
         # chosen by position: a reordered chord may hide other notes of it, as randomly as before.
         ids = ids[np.lexsort((ids[:, PITCH], chord))]
         ids[leads, SHIFT] = gaps
+        return ids
+
+
+@dataclass
+class HideMarkings:
+    """In a share `p` of windows, hide the score's dynamics markings (the marking field goes to PAD,
+    as for a recording): a model that reads markings must still play a score without any, and
+    must not learn to lean on them alone."""
+
+    p: float = 0.25
+
+    def __call__(self, ids: np.ndarray, rng: np.random.Generator, hidden: np.ndarray | None = None) -> np.ndarray:
+        ids = np.array(ids, dtype=np.int64)
+        if ids.shape[1] > MARKING and rng.random() < self.p:
+            ids[:, MARKING] = PAD_ID
         return ids
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from . import DTYPES
-from .decoding import ESTIMATES, DecodingOptions, has_markings
-from .notes import MIDI_SUFFIXES, check_passage
+from .decoding import ESTIMATES, DecodingOptions
+from .notes import MIDI_SUFFIXES, check_passage, has_markings
 
 STDIO = "-"  # `humanize - -o -`: MIDI through a pipe
 

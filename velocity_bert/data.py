@@ -17,9 +17,9 @@ import datasets
 import numpy as np
 import torch
 
-from .alignment import load_pairs, pairs_path, score_copy
+from .alignment import copy_markings, load_pairs, pairs_path, score_copy
 from .decoding import window_starts
-from .notes import MIDI_SUFFIXES, MidiInputError, legato, load_notes
+from .notes import MIDI_SUFFIXES, MidiInputError, has_markings, legato, load_notes
 from .tokenization_velocity_bert import VelocityBertTokenizer
 
 SPLITS = ("train", "validation", "test")
@@ -124,19 +124,23 @@ def _windows_of_files(
 ) -> dict:
     out = {"input_ids": [], "levels": [], "path": [], "start": []}
     for path in batch["path"]:
+        markings = None  # known only for a score copy, and read only by a marking tokenizer
         try:
             if score_copies is not None:
-                score, pairs = score_copies[path]
-                notes = score_copy(load_notes(score), load_notes(path), *load_pairs(pairs))
+                score_path, pairs = score_copies[path]
+                score, (score_index, performance_index) = load_notes(score_path), load_pairs(pairs)
+                notes = score_copy(score, load_notes(path), score_index, performance_index)
                 if not len(notes):
                     continue  # an alignment that matched nothing gives no copy
+                if tokenizer.markings and has_markings(score.velocity):
+                    markings = copy_markings(score, score_index)
             else:
                 notes = load_notes(path, time_scale=time_scale)
             if as_legato:
                 notes = legato(notes)
         except MidiInputError:
             continue  # an unusable file in a corpus is skipped, not fatal
-        ids = tokenizer.encode(notes)
+        ids = tokenizer.encode(notes, markings)
         levels = tokenizer.velocity_to_level(notes.velocity)
         if length is None:  # the whole file, bars absolute, cut when drawn (RandomWindows)
             if ids.max() > np.iinfo(np.int16).max:

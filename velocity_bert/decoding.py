@@ -10,8 +10,8 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 
-from .notes import Notes
-from .tokenization_velocity_bert import FIELDS, MASK_ID, PAD_ID, VELOCITY, VelocityBertTokenizer
+from .notes import Notes, has_markings
+from .tokenization_velocity_bert import MASK_ID, PAD_ID, VELOCITY, VelocityBertTokenizer
 
 ESTIMATES = ("median", "mode", "mean")
 # `keep_dynamics`, both from ASAP's validation scores with dynamics markings, note by note against
@@ -55,8 +55,9 @@ class DecodingOptions:
     # After prediction: None keeps what the model predicts; (lo, hi) maps the 2nd-98th percentile
     # of the predicted velocities onto lo..hi, every note kept within it (the dynamic range).
     velocity_range: tuple[int, int] | None = None
-    # Take the level from the input's velocities, read as a score's dynamics markings, and add the
-    # model's shaping around it (see `keep_dynamics`): for a notation export with markings.
+    # Read the input's velocities as a score's dynamics markings: for a notation export with
+    # markings. A model with the marking field (train.py --markings) is shown them as context; for
+    # any other, the level comes from them and the model adds its shaping (see `keep_dynamics`).
     keep_dynamics: bool = False
 
     def __post_init__(self):
@@ -122,7 +123,7 @@ def _level_probs(model, windows: list[np.ndarray], batch_size: int) -> list[np.n
     for b in range(0, len(windows), batch_size):
         chunk = windows[b : b + batch_size]
         length = max(len(w) for w in chunk)
-        ids = np.full((len(chunk), length, len(FIELDS)), PAD_ID, dtype=np.int64)
+        ids = np.full((len(chunk), length, chunk[0].shape[1]), PAD_ID, dtype=np.int64)
         att = np.zeros((len(chunk), length), dtype=np.int64)
         for i, w in enumerate(chunk):
             ids[i, : len(w)], att[i, : len(w)] = w, 1
@@ -153,7 +154,7 @@ def predict_levels(
     hidden = np.ones(n, dtype=bool) if hidden is None else np.asarray(hidden, dtype=bool).copy()
     if hidden.shape != (n,):
         raise ValueError(f"mask has {hidden.shape[0]} entries for {n} notes")
-    ids = tokenizer.encode(notes)
+    ids = tokenizer.encode(notes, markings=notes.velocity if reads_markings(tokenizer, notes, options) else None)
     levels = tokenizer.velocity_to_level(notes.velocity)
     estimate = tokenizer.level_to_velocity(levels).astype(np.float64)
     if not hidden.any():
@@ -259,12 +260,6 @@ def local_mean(onsets: np.ndarray, values: np.ndarray, sigma_s: float) -> np.nda
     return sums[cell] / counts[cell]
 
 
-def has_markings(velocities: np.ndarray) -> bool:
-    """Whether a file's velocities can be dynamics markings for `keep_dynamics`: a file whose
-    velocities are all the same has none to keep (a flat export)."""
-    return len(velocities) > 0 and bool(np.ptp(velocities) > 0)
-
-
 def keep_dynamics(
     onsets: np.ndarray,
     given: np.ndarray,
@@ -290,6 +285,13 @@ def keep_dynamics(
     return intercept + slope * given + predicted - local_mean(onsets, predicted, sigma_s)
 
 
+def reads_markings(tokenizer: VelocityBertTokenizer, notes: Notes, options: DecodingOptions) -> bool:
+    """Whether the model is shown the file's velocities as its score's markings: only when asked
+    (`keep_dynamics`: a recording's velocities are a pianist's, not markings), only by a tokenizer
+    with the marking field, and only where they vary."""
+    return options.keep_dynamics and tokenizer.markings and has_markings(notes.velocity)
+
+
 def predict_velocities(
     model,
     tokenizer: VelocityBertTokenizer,
@@ -303,8 +305,9 @@ def predict_velocities(
     _, estimate = predict_levels(model, tokenizer, notes, hidden, options)
     predicted = estimate[hidden]
     # A file whose velocities are all the same has no markings to keep; a passage inside one
-    # marking of a marked file has (its level is that marking's).
-    if options.keep_dynamics and has_markings(notes.velocity):
+    # marking of a marked file has (its level is that marking's). A model that reads the markings
+    # has played them already.
+    if options.keep_dynamics and has_markings(notes.velocity) and not tokenizer.markings:
         predicted = keep_dynamics(notes.onset_sec[hidden], notes.velocity[hidden], predicted)
     predicted = np.clip(np.rint(predicted), 1, 127).astype(np.int64)
     if options.velocity_range is not None and len(predicted):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .tokenization_velocity_bert import FIELDS, MASK_ID, PAD_ID, VELOCITY
+from .tokenization_velocity_bert import MASK_ID, PAD_ID, VELOCITY
 
 
 @dataclass
@@ -111,7 +111,7 @@ class MaskingCollator:
         rng = self._worker_rng()
         length = max(len(f["input_ids"]) for f in features)
         batch = len(features)
-        input_ids = np.full((batch, length, len(FIELDS)), PAD_ID, dtype=np.int64)
+        input_ids = np.full((batch, length, len(features[0]["input_ids"][0])), PAD_ID, dtype=np.int64)
         labels = np.full((batch, length), -100, dtype=np.int64)
         attention_mask = np.zeros((batch, length), dtype=np.int64)
         for i, f in enumerate(features):

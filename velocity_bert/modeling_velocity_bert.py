@@ -40,6 +40,14 @@ class VelocityBertEmbeddings(nn.Module):
             hidden = hidden + embedding(input_ids[..., i])
         return self.dropout(self.LayerNorm(hidden))
 
+    @torch.no_grad()
+    def start_field_as(self, field: int, source: int, rows: torch.Tensor, scale: float) -> None:
+        """Set field `field`'s last len(`rows`) rows (its ids after the specials) to `scale` x field
+        `source`'s `rows`. Why: a new field whose values mean what an old field's do starts from that
+        meaning rather than from noise (a score's marking read as the velocity a pianist gives it)."""
+        target = self.fields[field].weight
+        target[-len(rows) :] = scale * self.fields[source].weight[torch.as_tensor(rows)]
+
 
 class VelocityBertRotaryEmbedding(nn.Module):
     """cos and sin of RoPE (Llama's and ModernBERT's default rope) at each note's position: its

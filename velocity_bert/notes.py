@@ -433,3 +433,10 @@ def save_midi(data: bytes, path: str | os.PathLike) -> None:
 def save_score(score: symusic.Score, path: str | os.PathLike) -> None:
     """Write a Score atomically (see save_midi)."""
     save_midi(midi_bytes(score), path)
+
+
+def has_markings(velocities: np.ndarray) -> bool:
+    """Whether a file's velocities can be a score's dynamics markings (what `humanize
+    --keep-dynamics` keeps and a marking tokenizer reads): a file whose velocities are all the same
+    has none (a flat export)."""
+    return len(velocities) > 0 and bool(np.ptp(velocities) > 0)

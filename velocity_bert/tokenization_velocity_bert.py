@@ -28,6 +28,11 @@ from .notes import Notes
 TOKENIZER_FILE = "velocity_tokenizer.json"
 FIELDS = ("pitch", "position", "bar", "duration", "shift", "velocity")
 PITCH, VELOCITY = FIELDS.index("pitch"), FIELDS.index("velocity")  # columns of a window's ids
+# An optional seventh field, after the others so that their columns never move: the note's dynamics
+# marking as a notation program wrote it into the velocity (MuseScore: p 49, f 96), on the velocity
+# field's levels, or PAD where none is known (a recording). A tokenizer made with `markings=True`
+# writes it; a model trained on it reads a score's markings as context instead of as an answer.
+MARKING = len(FIELDS)
 # Inter-onset intervals (ms) the shift field distinguishes; 0 = same chord.
 SHIFT_BINS_MS = (0, 10, 20, 35, 50, 75, 100, 150, 200, 300, 400, 600, 800, 1200, 2000, 4000)
 NUM_VELOCITIES = 32
@@ -60,8 +65,11 @@ class VelocityBertTokenizer:
         shift_bins_ms: tuple[int, ...] = SHIFT_BINS_MS,
         miditok_tokenizer: miditok.Octuple | None = None,
         sustain_pedal: bool = False,
+        markings: bool = False,
     ):
         self.miditok = miditok_tokenizer or _octuple(num_velocities, max_bars)
+        self.markings = bool(markings)
+        self.fields = FIELDS + (("marking",) if self.markings else ())
         self.shift_bins_ms = tuple(int(x) for x in shift_bins_ms)
         # Whether the duration field shows how long a note sounds under the sustain pedal
         # (notes.sustained_duration_tick) instead of how long the key is held.
@@ -89,9 +97,11 @@ class VelocityBertTokenizer:
         MidiTok's grid could differ under the same sizes. MidiTok's own equality covers its part."""
         if not isinstance(other, VelocityBertTokenizer):
             return NotImplemented
-        return (self.shift_bins_ms, self.sustain_pedal) == (other.shift_bins_ms, other.sustain_pedal) and (
-            self.miditok == other.miditok
-        )
+        return (self.shift_bins_ms, self.sustain_pedal, self.markings) == (
+            other.shift_bins_ms,
+            other.sustain_pedal,
+            other.markings,
+        ) and (self.miditok == other.miditok)
 
     __hash__ = None  # mutable MidiTok state inside: equal, not hashable
 
@@ -100,7 +110,8 @@ class VelocityBertTokenizer:
     def field_vocab_sizes(self) -> list[int]:
         sizes = {name: len(v) for name, v in self._vocab.items()}
         sizes["shift"] = NUM_SPECIAL + len(self.shift_bins_ms)
-        return [sizes[f] for f in FIELDS]
+        sizes["marking"] = sizes["velocity"]
+        return [sizes[f] for f in self.fields]
 
     @property
     def pitch_token_range(self) -> tuple[int, int]:
@@ -152,11 +163,14 @@ class VelocityBertTokenizer:
         return np.asarray(level, dtype=np.int64) + self._vel0
 
     # -- encoding ---------------------------------------------------------------------------
-    def encode(self, notes: Notes) -> np.ndarray:
-        """Field ids [n_notes, 6], velocities visible; the bar column holds the absolute bar
-        index (made window-relative by `window`)."""
+    def encode(self, notes: Notes, markings: np.ndarray | None = None) -> np.ndarray:
+        """Field ids [n_notes, fields], velocities visible; the bar column holds the absolute bar
+        index (made window-relative by `window`). `markings`: one velocity per note, the score's
+        dynamics markings, for a tokenizer with the marking field (without them it holds PAD)."""
+        if markings is not None and not self.markings:
+            raise ValueError("this tokenizer has no marking field (VelocityBertTokenizer(markings=True) has)")
         n = len(notes)
-        ids = np.zeros((n, len(FIELDS)), dtype=np.int64)
+        ids = np.zeros((n, len(self.fields)), dtype=np.int64)
         lo, hi = self.pitch_range
         # Out-of-range pitches are clamped for the model's view only (the note is still predicted).
         ids[:, 0] = self._pitch_ids[np.clip(notes.pitch, lo, hi - 1) - lo]
@@ -173,7 +187,9 @@ class VelocityBertTokenizer:
         ioi_ms = np.diff(notes.onset_sec, prepend=notes.onset_sec[:1]) * 1000.0
         shift = np.searchsorted(self._shift_log, np_get_closest(self._shift_log, np.log1p(ioi_ms / 5.0)))
         ids[:, 4] = NUM_SPECIAL + shift
-        ids[:, 5] = self.velocity_token(self.velocity_to_level(notes.velocity))
+        ids[:, VELOCITY] = self.velocity_token(self.velocity_to_level(notes.velocity))
+        if markings is not None:
+            ids[:, MARKING] = self.velocity_token(self.velocity_to_level(markings))
         return ids
 
     def window(self, ids: np.ndarray, start: int, stop: int) -> np.ndarray:
@@ -191,7 +207,7 @@ class VelocityBertTokenizer:
             save_directory,
             additional_attributes={
                 "velocity_bert": {
-                    "fields": list(FIELDS),
+                    "fields": list(self.fields),
                     "shift_bins_ms": list(self.shift_bins_ms),
                     "sustain_pedal": self.sustain_pedal,
                     "symusic_version": symusic.__version__,
@@ -213,10 +229,11 @@ class VelocityBertTokenizer:
         extra = json.loads(path.read_text()).get("velocity_bert", {})
         tok = miditok.Octuple(params=path)
         fields = tuple(extra.get("fields", FIELDS))
-        if fields != FIELDS:
-            raise ValueError(f"{path}: fields {fields} differ from this code's {FIELDS}")
+        if fields not in (FIELDS, FIELDS + ("marking",)):
+            raise ValueError(f"{path}: fields {fields} differ from this code's {FIELDS} (+ marking)")
         return cls(
             miditok_tokenizer=tok,
             shift_bins_ms=tuple(extra.get("shift_bins_ms", SHIFT_BINS_MS)),
             sustain_pedal=extra.get("sustain_pedal", False),
+            markings=fields != FIELDS,
         )
