@@ -79,7 +79,7 @@ class ModelArguments:
         default=False,
         metadata={
             "help": "a seventh note field, the score's dynamics marking (from --score_copies of marked scores); "
-            "a model without it gains it, its new embedding learned from scratch"
+            "a model without it gains it, each marking starting as the velocity a pianist plays it at"
         },
     )
     # Run 10 and a rotary-position model of its size, averaged, beat either alone on validation by
@@ -332,7 +332,7 @@ def main(callbacks: list | None = None):
         dropout["attention_probs_dropout_prob"] = model_args.attention_dropout
     if model_args.model_name_or_path:
         tokenizer = VelocityBertTokenizer.from_pretrained(model_args.model_name_or_path)
-        positions = {}
+        converted = {}  # config overrides that convert the model: other positions, the marking field
         own = VelocityBertConfig.from_pretrained(model_args.model_name_or_path).position_embedding_type
         if model_args.position_embedding_type not in (None, own):
             print(f"converting the model from {own} to {model_args.position_embedding_type} positions", file=sys.stderr)
@@ -340,7 +340,7 @@ def main(callbacks: list | None = None):
             # scratch; every other weight is kept. Run 10 converted to rotary started 0.18 of
             # validation loss behind and ended 0.03 behind run 10 taken through the same 300 CPU
             # steps (BENCHMARKS.md, "Converting run 10 to rotary positions").
-            positions = {"position_embedding_type": model_args.position_embedding_type, **tokenizer.onset_grid}
+            converted = {"position_embedding_type": model_args.position_embedding_type, **tokenizer.onset_grid}
         if model_args.markings and not tokenizer.markings:
             print("adding the marking field to the model", file=sys.stderr)
             # Its padding row ("no marking") stays zero, so the model plays unmarked input as
@@ -352,9 +352,9 @@ def main(callbacks: list | None = None):
                 sustain_pedal=tokenizer.sustain_pedal,
                 markings=True,
             )
-            positions["field_vocab_sizes"] = tokenizer.field_vocab_sizes
-        model = VelocityBertForMaskedVelocity.from_pretrained(model_args.model_name_or_path, **dropout, **positions)
-        if "field_vocab_sizes" in positions:
+            converted["field_vocab_sizes"] = tokenizer.field_vocab_sizes
+        model = VelocityBertForMaskedVelocity.from_pretrained(model_args.model_name_or_path, **dropout, **converted)
+        if "field_vocab_sizes" in converted:
             intercept, slope = MARKING_TO_PLAYED
             played = tokenizer.velocity_to_level(np.rint(intercept + slope * tokenizer.velocities))
             model.get_input_embeddings().start_field_as(

@@ -82,9 +82,9 @@ def score_copy(score: Notes, performance: Notes, score_index: np.ndarray, perfor
     """The score's matched notes, each with the velocity its pianist played: a score as a user gives
     it, with a pianist's answers. Unmatched score notes (a repeat or ornament the pianist played
     otherwise) are left out rather than guessed; the rest keep the score's timing and bars."""
+    keep = np.sort(np.asarray(score_index))
     velocity = np.zeros(len(score), dtype=score.velocity.dtype)
     velocity[score_index] = performance.velocity[performance_index]
-    keep = np.sort(np.asarray(score_index))
     return replace(score.take(keep), velocity=velocity[keep])
 
 
