@@ -13,6 +13,8 @@ import symusic
 from transformers import AutoModelForMaskedLM
 
 import velocity_bert as vb
+from tests.test_modeling import run_without_package
+from velocity_bert.model_card import build_repo_folder
 
 EXAMPLE = Path(vb.__file__).parent / "examples" / "maple_leaf_rag_flat.mid"
 
@@ -67,18 +69,46 @@ def test_wheel_carries_the_model_and_the_example(tmp_path):
     assert not any(n.startswith(("tests/", "benchmarks/", "runs/")) for n in names)
 
 
+def write_marked_example(path: Path) -> Path:
+    """The example as a notation program would write it marked p, then f from its second half."""
+    marked = symusic.Score(str(EXAMPLE))
+    half = np.median([n.time for t in marked.tracks for n in t.notes])
+    for track in marked.tracks:
+        for note in track.notes:
+            note.velocity = 49 if note.time < half else 96
+    marked.dump_midi(str(path))
+    return path
+
+
+def test_bundled_model_reads_markings_through_remote_code(tmp_path):
+    """The bundled model's marking field on the Hub path: a repo folder built from it, loaded with
+    remote code only, plays a marked score as the package does, and the markings reach the model."""
+    repo = build_repo_folder(vb.DEFAULT_MODEL, tmp_path / "repo", "velocity-org/velocity-bert")
+    marked = write_marked_example(tmp_path / "marked.mid")
+    pipe = vb.load_pipeline()
+    assert pipe.velocity_tokenizer.fields[-1] == "marking"
+    expected = pipe(str(marked), keep_dynamics=True)["velocities"]
+    out = run_without_package(
+        f"""
+        from transformers import pipeline
+        pipe = pipeline("velocity-prediction", model={str(repo)!r}, trust_remote_code=True)
+        print(pipe({str(marked)!r}, keep_dynamics=True)["velocities"])
+        """,
+        tmp_path,
+    )
+    assert out.strip().splitlines()[-1] == str(expected)
+    v, m = np.asarray(expected), vb.load_notes(marked).velocity
+    assert v[m == 96].mean() > v[m == 49].mean() + 8  # f plays louder than p
+    assert expected != pipe(str(marked))["velocities"]  # without the option the markings are hidden
+
+
 def test_readme_use_it_block_runs(tmp_path):
     """The README's first Python block, as written, on the example (my_mask: the first 5 seconds)."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     code = readme.split("## Use it\n\n```python\n", 1)[1].split("```", 1)[0]
     shutil.copy(EXAMPLE, tmp_path / "flat.mid")
     shutil.copy(EXAMPLE, tmp_path / "recording.mid")
-    marked = symusic.Score(str(EXAMPLE))  # the example marked p, then f from its second half
-    half = np.median([n.time for t in marked.tracks for n in t.notes])
-    for track in marked.tracks:
-        for note in track.notes:
-            note.velocity = 49 if note.time < half else 96
-    marked.dump_midi(str(tmp_path / "marked.mid"))
+    write_marked_example(tmp_path / "marked.mid")
     prelude = "import velocity_bert as _vb\nmy_mask = _vb.load_notes('recording.mid').onset_sec < 5\n"
     check = (
         "\nassert logits.shape == (1, 512, 32) and set(velocities) <= set(tokenizer.velocities)\n"

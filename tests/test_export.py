@@ -45,6 +45,25 @@ def test_export_run_folder_keeps_history(tiny_model_dir, midi_file, tmp_path):
     assert np.asarray(original).size == len(vb.load_notes(midi_file))
 
 
+def test_run_without_checkpoints_keeps_its_recipe_and_the_previous_history(tiny_model_dir, tmp_path):
+    """train.py --save_strategy no (a field added at learning rate 0) leaves no trainer state: what
+    ships must still say how it was made and what it started from."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run)
+    (run / "run_arguments.json").write_text(json.dumps({"data": {"markings": True}}))
+    previous = tmp_path / "previous.json"
+    previous.write_text(json.dumps({"soup_of": ["a", "b"]}))
+    out = export(run, tmp_path / "out", previous_summary=previous)
+
+    summary = json.loads((out / "training_summary.json").read_text())
+
+    assert summary["arguments"] == {"data": {"markings": True}} and "evaluations" not in summary
+    assert summary["initialized_from"] == {"soup_of": ["a", "b"]}
+    bare = export(tiny_model_dir, tmp_path / "bare", previous_summary=previous)  # a folder that says nothing
+    assert json.loads((bare / "training_summary.json").read_text())["initialized_from"] == {"soup_of": ["a", "b"]}
+    assert not (export(tiny_model_dir, tmp_path / "none") / "training_summary.json").exists()
+
+
 def test_distilled_run_keeps_its_teachers_history(tiny_model_dir, tmp_path):
     """A teacher in runs/ is lost with its checkout, and the bundled teacher is the very folder the
     export replaces: both histories must be in the student's summary."""

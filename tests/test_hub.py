@@ -20,7 +20,7 @@ from tests.conftest import make_score
 from tests.test_modeling import run_without_package
 from velocity_bert.evaluation import evaluate
 from velocity_bert.export import export
-from velocity_bert.model_card import build_repo_folder
+from velocity_bert.model_card import build_card, build_repo_folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import hub_upload  # noqa: E402
@@ -230,6 +230,13 @@ def test_repo_folder_keeps_float16_weights(tiny_model_dir, tmp_path):
     assert (repo / "model.safetensors").read_bytes() == (half / "model.safetensors").read_bytes()
     model = vb.VelocityBertForMaskedVelocity.from_pretrained(repo)
     assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
+def test_card_names_the_marking_field_only_on_a_model_that_has_it(evaluated_model):
+    """keep_dynamics works differently on a marking model: its card has to say what the field is."""
+    _, report = evaluated_model
+    assert "dynamics marking" in build_card(REPO, [report], markings=True).text
+    assert "dynamics marking" not in build_card(REPO, [report]).text
 
 
 def test_card_promises_no_pypi_package(dry_run):

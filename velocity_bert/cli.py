@@ -309,8 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument(
         "--keep-dynamics",
         action="store_true",
-        help="read the input's velocities as a score's dynamics markings (p, f, hairpins): play them at a "
-        "pianist's scale and add the model's shaping (default: predict every velocity afresh)",
+        help="read the input's velocities as a score's dynamics markings (p, f, hairpins) and play them as a "
+        "pianist would: a model with the marking field (the bundled one) reads them as context; another "
+        "plays them at a pianist's scale with its shaping on top (default: predict every velocity afresh)",
     )
     h.add_argument(
         "--plot",

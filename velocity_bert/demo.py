@@ -171,7 +171,7 @@ def build_demo(model: str = DEFAULT_MODEL):
                 )
                 seed = gr.Number(0, precision=0, label="seed (0: the best estimate; other: another rendition)")
                 keep_dynamics = gr.Checkbox(
-                    False, label="keep the file's dynamics (a score's p, f, hairpins) and add the model's shaping"
+                    False, label="keep the file's dynamics (a score's p, f, hairpins), played as a pianist would"
                 )
                 keep = gr.Checkbox(True, label="keep the model's dynamic range")
                 with gr.Row():

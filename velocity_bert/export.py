@@ -41,23 +41,24 @@ def trainer_state_path(folder: Path) -> Path | None:
 
 def run_summary(checkpoint: str | Path) -> dict | None:
     """What a run folder or checkpoint says of its own training: the last checkpoint's evaluations,
-    and train.py's recipe and Trainer's final metrics when the run wrote them."""
+    and train.py's recipe and Trainer's final metrics when the run wrote them. A run saved without
+    checkpoints (--save_strategy no: a model changed in shape only, like --markings at learning
+    rate 0) still has its recipe; None only where the folder says nothing of its training."""
     state = trainer_state_path(Path(checkpoint))
-    if state is None:
-        return None
-    history = json.loads(state.read_text())
-    summary = {
-        "checkpoint": str(checkpoint),
-        "global_step": history.get("global_step"),
-        "best_model_checkpoint": history.get("best_model_checkpoint"),
-        "best_metric": history.get("best_metric"),
-        "evaluations": [h for h in history["log_history"] if "eval_loss" in h],
-    }
     run = Path(checkpoint).parent if Path(checkpoint).name.startswith("checkpoint-") else Path(checkpoint)
+    summary = {"checkpoint": str(checkpoint)}
+    if state is not None:
+        history = json.loads(state.read_text())
+        summary |= {
+            "global_step": history.get("global_step"),
+            "best_model_checkpoint": history.get("best_model_checkpoint"),
+            "best_metric": history.get("best_metric"),
+            "evaluations": [h for h in history["log_history"] if "eval_loss" in h],
+        }
     for key, name in (("arguments", "run_arguments.json"), ("final_metrics", "all_results.json")):
         if (run / name).exists():
             summary[key] = json.loads((run / name).read_text())
-    return summary
+    return summary if len(summary) > 1 else None
 
 
 def teacher_summaries(arguments: dict | None) -> dict[str, dict | None]:
@@ -104,8 +105,8 @@ def export(
         teachers = teacher_summaries(summary.get("arguments")) if summary is not None else {}
         if teachers:
             summary["teachers"] = teachers
-    if summary is not None and previous is not None:
-        summary["initialized_from"] = previous
+    if previous is not None:  # the history before this run is kept even where the run says nothing
+        summary = (summary or {"checkpoint": str(checkpoint)}) | {"initialized_from": previous}
     model = VelocityBertForMaskedVelocity.from_pretrained(checkpoint)
     tokenizer = VelocityBertTokenizer.from_pretrained(checkpoint)
     weights = {k: v.to(WEIGHTS_DTYPES[weights_dtype]) for k, v in model.state_dict().items()}

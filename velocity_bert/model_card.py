@@ -83,7 +83,11 @@ def decoding_line(reports: list[dict]) -> str:
     return f"\nDecoding: {'; '.join(parts)}.\n" if parts else ""
 
 
-def build_card(repo_id: str, reports: list[dict], dataset: str = "asap", space: str | None = None) -> ModelCard:
+def build_card(
+    repo_id: str, reports: list[dict], dataset: str = "asap", space: str | None = None, markings: bool = False
+) -> ModelCard:
+    """markings: the model reads a seventh note field, the score's dynamics marking (a tokenizer
+    made with markings=True); the card says so, since `keep_dynamics` then works differently."""
     data = ModelCardData(
         license="cc-by-nc-sa-4.0",
         library_name="transformers",
@@ -95,6 +99,13 @@ def build_card(repo_id: str, reports: list[dict], dataset: str = "asap", space: 
         eval_results=eval_results(reports, dataset) or None,
     )
     space_line = f"\nTry it in the browser: https://huggingface.co/spaces/{space}\n" if space else ""
+    marking_line = (
+        " This model also reads a seventh field, the score's dynamics marking on the same 32 levels, where"
+        " one is known (score copies of marked scores in training; `keep_dynamics=True` shows it the file's"
+        " velocities as markings and plays its prediction as it is); elsewhere that field holds padding."
+        if markings
+        else ""
+    )
     text = f"""---
 {data.to_yaml()}
 ---
@@ -145,7 +156,7 @@ Published and reference numbers:
 Masked-velocity pretraining on the ASAP performances (Piano e-Competition, Yamaha Disklavier), train
 split of `splits.csv` (split by piece). One compound token per note (MidiTok Octuple vocabulary plus
 an inter-onset-interval field); each window hides 15% random notes, contiguous spans, or a random
-0-100% share. See `training_summary.json`.
+0-100% share.{marking_line} See `training_summary.json`.
 
 ## Limitations
 
@@ -210,7 +221,7 @@ def build_repo_folder(model_dir: str | Path, out_dir: str | Path, repo_id: str, 
     for name in CARRIED:
         if (model_dir / name).exists():
             shutil.copy(model_dir / name, out_dir / name)
-    build_card(repo_id, reports, space=space).save(out_dir / "README.md")
+    build_card(repo_id, reports, space=space, markings=tokenizer.markings).save(out_dir / "README.md")
     return out_dir
 
 
