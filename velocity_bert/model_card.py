@@ -100,9 +100,9 @@ def build_card(
     )
     space_line = f"\nTry it in the browser: https://huggingface.co/spaces/{space}\n" if space else ""
     marking_line = (
-        " This model also reads a seventh field, the score's dynamics marking on the same 32 levels, where"
-        " one is known (score copies of marked scores in training; `keep_dynamics=True` shows it the file's"
-        " velocities as markings and plays its prediction as it is); elsewhere that field holds padding."
+        " This model also reads a seventh field, the score's dynamics marking on the same 32 levels:"
+        " `keep_dynamics=True` shows it the file's velocities as markings and plays its prediction as it is;"
+        " otherwise that field holds padding, which adds nothing."
         if markings
         else ""
     )
