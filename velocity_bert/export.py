@@ -46,10 +46,10 @@ def run_summary(checkpoint: str | Path) -> dict | None:
     rate 0) still has its recipe; None only where the folder says nothing of its training."""
     state = trainer_state_path(Path(checkpoint))
     run = Path(checkpoint).parent if Path(checkpoint).name.startswith("checkpoint-") else Path(checkpoint)
-    summary = {"checkpoint": str(checkpoint)}
+    known = {}
     if state is not None:
         history = json.loads(state.read_text())
-        summary |= {
+        known = {
             "global_step": history.get("global_step"),
             "best_model_checkpoint": history.get("best_model_checkpoint"),
             "best_metric": history.get("best_metric"),
@@ -57,8 +57,8 @@ def run_summary(checkpoint: str | Path) -> dict | None:
         }
     for key, name in (("arguments", "run_arguments.json"), ("final_metrics", "all_results.json")):
         if (run / name).exists():
-            summary[key] = json.loads((run / name).read_text())
-    return summary if len(summary) > 1 else None
+            known[key] = json.loads((run / name).read_text())
+    return {"checkpoint": str(checkpoint), **known} if known else None
 
 
 def teacher_summaries(arguments: dict | None) -> dict[str, dict | None]:
