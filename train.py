@@ -30,7 +30,7 @@ from velocity_bert.decoding import MARKING_TO_PLAYED
 from velocity_bert.masking import MaskingCollator, MaskingMix, apply_mask, choose_hidden
 from velocity_bert.metrics import level_metrics
 from velocity_bert.soft_targets import SoftTargetTrainer, load_teachers
-from velocity_bert.tokenization_velocity_bert import MARKING, VELOCITY
+from velocity_bert.tokenization_velocity_bert import MARKING, PAD_ID, VELOCITY
 
 NEW_MODEL_DROPOUT = 0.1  # ModelArguments says why
 # --markings on a model without the field: each marking's embedding starts as this share of the
@@ -80,6 +80,17 @@ class ModelArguments:
         metadata={
             "help": "a seventh note field, the score's dynamics marking (from --score_copies of marked scores); "
             "a model without it gains it, each marking starting as the velocity a pianist plays it at"
+        },
+    )
+    # Recordings and unmarked scores hold padding in the marking field, whose row stays zero: trained
+    # alone, the field cannot change how they play. Session 43's 350 CPU steps of the whole model with
+    # the field lost its gain on marked scores and cost recordings 0.11 (BENCHMARKS.md).
+    train_markings_only: bool = field(
+        default=False,
+        metadata={
+            "help": "with --markings: train the marking field alone, on the score copies that have markings "
+            "(every other weight frozen, so input without markings plays exactly as before; --hide_markings "
+            "does not apply: a window without markings teaches the field nothing)"
         },
     )
     # Run 10 and a rotary-position model of its size, averaged, beat either alone on validation by
@@ -319,6 +330,8 @@ def main(callbacks: list | None = None):
             raise ValueError(f"--hide_markings must be between 0 and 1, not {data_args.hide_markings}")
         if model_args.markings and not data_args.score_copies:
             raise ValueError("--markings needs --score_copies (only a score copy knows its notes' markings)")
+        if model_args.train_markings_only and not model_args.markings:
+            raise ValueError("--train_markings_only needs --markings")
         if not 0 <= model_args.label_sigma <= 8:
             raise ValueError(f"--label_sigma must be between 0 and 8 levels, not {model_args.label_sigma}")
     except (ValueError, FileNotFoundError) as err:
@@ -377,6 +390,9 @@ def main(callbacks: list | None = None):
             window_overlap=model_args.window_length // 2,
         )
         model = VelocityBertForMaskedVelocity(config)
+    if model_args.train_markings_only:
+        model.requires_grad_(False)
+        model.get_input_embeddings().fields[MARKING].requires_grad_(True)
     try:
         teachers = load_teachers(model_args.distill_from, model.config, tokenizer)
     except ValueError as err:
@@ -390,6 +406,14 @@ def main(callbacks: list | None = None):
             parser.error(str(err))
         splits = {k: ds.remove_columns(["path", "start"]) for k, ds in tokenized.items()}
         eval_ds = fixed_eval_masking(splits["validation"], config, data_args.eval_seed).remove_columns("levels")
+        if model_args.train_markings_only:  # the only windows that reach the field
+            marked = splits["train:score_copies"].filter(
+                lambda row: bool(np.any(np.asarray(row["input_ids"])[:, MARKING] != PAD_ID)), desc="marked copies"
+            )
+            if not len(marked):
+                parser.error("--train_markings_only: none of the score copies has markings")
+            print(f"training the marking field alone, on {len(marked)} marked score copies", file=sys.stderr)
+            splits["train:score_copies"] = marked
     if training_args.should_save:  # the main process only, once the arguments are known to work
         save_run_arguments(training_args.output_dir, model_args, data_args, mask_args, training_args)
 
@@ -412,7 +436,7 @@ def main(callbacks: list | None = None):
         copies = RandomWindows(
             splits["train:score_copies"], tokenizer, config.window_length, train_window_overlap(data_args, config)
         )
-        train_ds = ConcatDataset([train_ds, copies])
+        train_ds = copies if model_args.train_markings_only else ConcatDataset([train_ds, copies])
     mix = MaskingMix(
         random=mask_args.mask_random, span=mask_args.mask_span, ratio=mask_args.mask_ratio, all=mask_args.mask_all
     )
@@ -428,7 +452,7 @@ def main(callbacks: list | None = None):
         )
     if data_args.strike_together:
         augment.append(StrikeTogether(tokenizer.shift_ids_within(20), p=data_args.strike_together))
-    if tokenizer.markings and data_args.hide_markings:
+    if tokenizer.markings and data_args.hide_markings and not model_args.train_markings_only:
         augment.append(HideMarkings(data_args.hide_markings))
     collator = MaskingCollator(
         mix,

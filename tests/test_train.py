@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import symusic
 import torch
 from safetensors.torch import load_file
 
@@ -214,6 +215,7 @@ def test_tempo_factors_and_their_one_line_errors(tmp_path):
         (["--score_copies", str(tmp_path), "--random_offsets"], "need a splits.csv that names each performance"),
         (["--markings"], "--markings needs --score_copies"),
         (["--hide_markings", "2"], "--hide_markings must be between 0 and 1, not 2.0"),
+        (["--train_markings_only"], "--train_markings_only needs --markings"),
     ):
         done = subprocess.run(
             [sys.executable, str(ROOT / "train.py"), "--data_dir", str(data), "--output_dir", str(tmp_path / "o")]
@@ -226,32 +228,47 @@ def test_tempo_factors_and_their_one_line_errors(tmp_path):
         assert not (tmp_path / "o").exists()
 
 
+def train_with_markings(
+    model_dir: Path, tmp_path: Path, out: Path, options: list[str], flat=()
+) -> subprocess.CompletedProcess:
+    """train.py --markings from `model_dir` for 2 steps on two aligned train pieces (score copies)
+    and one validation piece; the scores have random velocities (markings) except those in `flat`."""
+    data = tmp_path / "data"
+    rows = ["midi_performance,midi_score,split"]
+    for i, split in enumerate(("train", "train", "validation")):
+        write_midi(data / f"piece{i}" / "midi_score.mid", seed=i)
+        if i in flat:
+            score = symusic.Score(str(data / f"piece{i}" / "midi_score.mid"))
+            for track in score.tracks:
+                for note in track.notes:
+                    note.velocity = 64
+            score.dump_midi(str(data / f"piece{i}" / "midi_score.mid"))
+        write_midi(data / f"piece{i}" / "pianist.mid", seed=10 + i)
+        rows.append(f"piece{i}/pianist.mid,piece{i}/midi_score.mid,{split}")
+        save_pairs(pairs_path(tmp_path / "pairs", split, f"piece{i}/pianist.mid"), np.arange(60), np.arange(60))
+    (data / "splits.csv").write_text("\n".join(rows) + "\n")
+    # fmt: off
+    args = [
+        "--model_name_or_path", str(model_dir), "--markings", "--score_copies", str(tmp_path / "pairs"),
+        "--random_offsets", "--data_dir", str(data), "--output_dir", str(out),
+        "--cache_dir", str(tmp_path / "cache"), "--max_steps", "2",
+        "--per_device_train_batch_size", "2", "--eval_strategy", "no", "--save_strategy", "no", "--report_to", "none",
+        "--use_cpu", "--disable_tqdm", "true", *options,
+    ]
+    # fmt: on
+    done = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def test_markings_add_a_field_to_a_fine_tuned_model_and_keep_every_weight(tiny_model_dir, tmp_path):
     """--markings gives a six-field model the marking field: its tokenizer and config gain it, its new
     embedding starts from the velocity field's with the padding row ("no marking") at zero, and every
     other weight is kept (learning rate 0)."""
     import train
 
-    data = tmp_path / "data"
-    rows = ["midi_performance,midi_score,split"]
-    for i, split in enumerate(("train", "train", "validation")):
-        write_midi(data / f"piece{i}" / "midi_score.mid", seed=i)  # random velocities: marked
-        write_midi(data / f"piece{i}" / "pianist.mid", seed=10 + i)
-        rows.append(f"piece{i}/pianist.mid,piece{i}/midi_score.mid,{split}")
-        save_pairs(pairs_path(tmp_path / "pairs", split, f"piece{i}/pianist.mid"), np.arange(60), np.arange(60))
-    (data / "splits.csv").write_text("\n".join(rows) + "\n")
     out = tmp_path / "out"
-    # fmt: off
-    args = [
-        "--model_name_or_path", str(tiny_model_dir), "--markings", "--score_copies", str(tmp_path / "pairs"),
-        "--random_offsets", "--hide_markings", "0.5", "--data_dir", str(data), "--output_dir", str(out),
-        "--cache_dir", str(tmp_path / "cache"), "--max_steps", "2", "--learning_rate", "0",
-        "--per_device_train_batch_size", "2", "--eval_strategy", "no", "--save_strategy", "no", "--report_to", "none",
-        "--use_cpu", "--disable_tqdm", "true",
-    ]
-    # fmt: on
-    done = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = train_with_markings(tiny_model_dir, tmp_path, out, ["--hide_markings", "0.5", "--learning_rate", "0"])
     assert "adding the marking field" in done.stderr and "score copies of 2 of 2 train files" in done.stderr
     tok = VelocityBertTokenizer.from_pretrained(out)
     assert tok.markings and json.loads((out / "config.json").read_text())["field_vocab_sizes"] == tok.field_vocab_sizes
@@ -266,6 +283,29 @@ def test_markings_add_a_field_to_a_fine_tuned_model_and_keep_every_weight(tiny_m
     velocity = before["velocity_bert.embeddings.fields.5.weight"]
     assert torch.allclose(after[new][-len(played) :], train.MARKING_START_SCALE * velocity[played])
     assert not after[new][0].any()  # "no marking" adds nothing
+
+
+def test_train_markings_only_changes_the_marking_field_alone(tiny_model_dir, tmp_path):
+    """--train_markings_only trains the new field on the marked score copies only (a flat score's
+    copy has none) and leaves every other weight, and the padding row, as they were: a recording
+    plays exactly as before."""
+    import train
+
+    out = tmp_path / "out"
+    done = train_with_markings(
+        tiny_model_dir, tmp_path, out, ["--train_markings_only", "--learning_rate", "0.1"], flat=(1,)
+    )
+    assert "training the marking field alone, on 1 marked score copies" in done.stderr
+    before, after = load_file(tiny_model_dir / "model.safetensors"), load_file(out / "model.safetensors")
+    for key, value in before.items():
+        assert torch.equal(value, after[key]), key
+    marking = after["velocity_bert.embeddings.fields.6.weight"]
+    assert not marking[0].any()
+    intercept, slope = MARKING_TO_PLAYED
+    tok = VelocityBertTokenizer.from_pretrained(out)
+    played = tok.velocity_token(tok.velocity_to_level(np.rint(intercept + slope * tok.velocities)))
+    velocity = before["velocity_bert.embeddings.fields.5.weight"]
+    assert not torch.allclose(marking[-len(played) :], train.MARKING_START_SCALE * velocity[played])  # it learned
 
 
 def test_help_lists_every_option_of_ours():
