@@ -330,8 +330,11 @@ def main(callbacks: list | None = None):
             raise ValueError(f"--hide_markings must be between 0 and 1, not {data_args.hide_markings}")
         if model_args.markings and not data_args.score_copies:
             raise ValueError("--markings needs --score_copies (only a score copy knows its notes' markings)")
-        if model_args.train_markings_only and not model_args.markings:
-            raise ValueError("--train_markings_only needs --markings")
+        if model_args.train_markings_only and not (model_args.markings and model_args.model_name_or_path):
+            raise ValueError(
+                "--train_markings_only needs --markings and --model_name_or_path (a new model's other weights "
+                "would stay random)"
+            )
         if not 0 <= model_args.label_sigma <= 8:
             raise ValueError(f"--label_sigma must be between 0 and 8 levels, not {model_args.label_sigma}")
     except (ValueError, FileNotFoundError) as err:
@@ -412,7 +415,8 @@ def main(callbacks: list | None = None):
             )
             if not len(marked):
                 parser.error("--train_markings_only: none of the score copies has markings")
-            print(f"training the marking field alone, on {len(marked)} marked score copies", file=sys.stderr)
+            copies = "copy" if len(marked) == 1 else "copies"
+            print(f"training the marking field alone, on {len(marked)} marked score {copies}", file=sys.stderr)
             splits["train:score_copies"] = marked
     if training_args.should_save:  # the main process only, once the arguments are known to work
         save_run_arguments(training_args.output_dir, model_args, data_args, mask_args, training_args)

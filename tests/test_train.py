@@ -215,7 +215,11 @@ def test_tempo_factors_and_their_one_line_errors(tmp_path):
         (["--score_copies", str(tmp_path), "--random_offsets"], "need a splits.csv that names each performance"),
         (["--markings"], "--markings needs --score_copies"),
         (["--hide_markings", "2"], "--hide_markings must be between 0 and 1, not 2.0"),
-        (["--train_markings_only"], "--train_markings_only needs --markings"),
+        (["--train_markings_only"], "--train_markings_only needs --markings and --model_name_or_path"),
+        (
+            ["--train_markings_only", "--markings", "--score_copies", str(tmp_path), "--random_offsets"],
+            "--train_markings_only needs --markings and --model_name_or_path",
+        ),
     ):
         done = subprocess.run(
             [sys.executable, str(ROOT / "train.py"), "--data_dir", str(data), "--output_dir", str(tmp_path / "o")]
@@ -295,7 +299,7 @@ def test_train_markings_only_changes_the_marking_field_alone(tiny_model_dir, tmp
     done = train_with_markings(
         tiny_model_dir, tmp_path, out, ["--train_markings_only", "--learning_rate", "0.1"], flat=(1,)
     )
-    assert "training the marking field alone, on 1 marked score copies" in done.stderr
+    assert "training the marking field alone, on 1 marked score copy" in done.stderr
     before, after = load_file(tiny_model_dir / "model.safetensors"), load_file(out / "model.safetensors")
     for key, value in before.items():
         assert torch.equal(value, after[key]), key
