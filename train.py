@@ -415,8 +415,8 @@ def main(callbacks: list | None = None):
             )
             if not len(marked):
                 parser.error("--train_markings_only: none of the score copies has markings")
-            copies = "copy" if len(marked) == 1 else "copies"
-            print(f"training the marking field alone, on {len(marked)} marked score {copies}", file=sys.stderr)
+            noun = "copy" if len(marked) == 1 else "copies"
+            print(f"training the marking field alone, on {len(marked)} marked score {noun}", file=sys.stderr)
             splits["train:score_copies"] = marked
     if training_args.should_save:  # the main process only, once the arguments are known to work
         save_run_arguments(training_args.output_dir, model_args, data_args, mask_args, training_args)

@@ -265,11 +265,20 @@ def train_with_markings(
     return done
 
 
+def marking_start(tok: VelocityBertTokenizer, weights: dict) -> torch.Tensor:
+    """The rows train.py --markings starts the marking field's markings at: MARKING_START_SCALE x the
+    velocity embedding (in `weights`) of the level a pianist plays each marking at."""
+    import train
+
+    intercept, slope = MARKING_TO_PLAYED
+    played = tok.velocity_token(tok.velocity_to_level(np.rint(intercept + slope * tok.velocities)))
+    return train.MARKING_START_SCALE * weights["velocity_bert.embeddings.fields.5.weight"][played]
+
+
 def test_markings_add_a_field_to_a_fine_tuned_model_and_keep_every_weight(tiny_model_dir, tmp_path):
     """--markings gives a six-field model the marking field: its tokenizer and config gain it, its new
     embedding starts from the velocity field's with the padding row ("no marking") at zero, and every
     other weight is kept (learning rate 0)."""
-    import train
 
     out = tmp_path / "out"
     done = train_with_markings(tiny_model_dir, tmp_path, out, ["--hide_markings", "0.5", "--learning_rate", "0"])
@@ -282,10 +291,8 @@ def test_markings_add_a_field_to_a_fine_tuned_model_and_keep_every_weight(tiny_m
     for key, value in before.items():
         assert torch.equal(value, after[key]), key
     # Each marking starts as half the velocity embedding of the level a pianist plays it at.
-    intercept, slope = MARKING_TO_PLAYED
-    played = tok.velocity_token(tok.velocity_to_level(np.rint(intercept + slope * tok.velocities)))
-    velocity = before["velocity_bert.embeddings.fields.5.weight"]
-    assert torch.allclose(after[new][-len(played) :], train.MARKING_START_SCALE * velocity[played])
+    start = marking_start(tok, before)
+    assert torch.allclose(after[new][-len(start) :], start)
     assert not after[new][0].any()  # "no marking" adds nothing
 
 
@@ -293,8 +300,6 @@ def test_train_markings_only_changes_the_marking_field_alone(tiny_model_dir, tmp
     """--train_markings_only trains the new field on the marked score copies only (a flat score's
     copy has none) and leaves every other weight, and the padding row, as they were: a recording
     plays exactly as before."""
-    import train
-
     out = tmp_path / "out"
     done = train_with_markings(
         tiny_model_dir, tmp_path, out, ["--train_markings_only", "--learning_rate", "0.1"], flat=(1,)
@@ -305,11 +310,8 @@ def test_train_markings_only_changes_the_marking_field_alone(tiny_model_dir, tmp
         assert torch.equal(value, after[key]), key
     marking = after["velocity_bert.embeddings.fields.6.weight"]
     assert not marking[0].any()
-    intercept, slope = MARKING_TO_PLAYED
-    tok = VelocityBertTokenizer.from_pretrained(out)
-    played = tok.velocity_token(tok.velocity_to_level(np.rint(intercept + slope * tok.velocities)))
-    velocity = before["velocity_bert.embeddings.fields.5.weight"]
-    assert not torch.allclose(marking[-len(played) :], train.MARKING_START_SCALE * velocity[played])  # it learned
+    start = marking_start(VelocityBertTokenizer.from_pretrained(out), before)
+    assert not torch.allclose(marking[-len(start) :], start)  # it learned
 
 
 def test_help_lists_every_option_of_ours():
