@@ -93,6 +93,20 @@ class ModelArguments:
             "does not apply: a window without markings teaches the field nothing)"
         },
     )
+    # Even ASAP's train performances stay under 33% exact level (BENCHMARKS.md, fit_gap.py): the
+    # model is short of fit. Blocks added on top start as the identity (a pre-norm block with its
+    # output projections zeroed), so training starts from the fine-tuned model's accuracy and only
+    # adds capacity; trained alone, they cost a backward pass through themselves only.
+    add_layers: int = field(
+        default=0,
+        metadata={
+            "help": "with --model_name_or_path: grow the model by this many blocks on top, each starting "
+            "as the identity (it plays exactly as before until trained)"
+        },
+    )
+    train_added_layers_only: bool = field(
+        default=False, metadata={"help": "with --add_layers: train the new blocks alone, every other weight frozen"}
+    )
     # Run 10 and a rotary-position model of its size, averaged, beat either alone on validation by
     # 0.7 points of exact level (BENCHMARKS.md, "A second model?"), but cost twice the work per note;
     # distillation tries to put what the pair knows into one model.
@@ -335,6 +349,14 @@ def main(callbacks: list | None = None):
                 "--train_markings_only needs --markings and --model_name_or_path (a new model's other weights "
                 "would stay random)"
             )
+        if model_args.add_layers < 0:
+            raise ValueError(f"--add_layers must be >= 0, not {model_args.add_layers}")
+        if model_args.add_layers and not model_args.model_name_or_path:
+            raise ValueError("--add_layers grows a fine-tuned model (a new one takes --num_hidden_layers)")
+        if model_args.train_added_layers_only and not model_args.add_layers:
+            raise ValueError("--train_added_layers_only needs --add_layers")
+        if model_args.train_added_layers_only and model_args.train_markings_only:
+            raise ValueError("--train_added_layers_only and --train_markings_only each freeze what the other trains")
         if not 0 <= model_args.label_sigma <= 8:
             raise ValueError(f"--label_sigma must be between 0 and 8 levels, not {model_args.label_sigma}")
     except (ValueError, FileNotFoundError) as err:
@@ -369,7 +391,15 @@ def main(callbacks: list | None = None):
                 markings=True,
             )
             converted["field_vocab_sizes"] = tokenizer.field_vocab_sizes
+        own_layers = VelocityBertConfig.from_pretrained(model_args.model_name_or_path).num_hidden_layers
+        if model_args.add_layers:
+            n = model_args.add_layers
+            print(f"adding {n} block{'s' if n > 1 else ''} to the model's {own_layers}", file=sys.stderr)
+            converted["num_hidden_layers"] = own_layers + model_args.add_layers
         model = VelocityBertForMaskedVelocity.from_pretrained(model_args.model_name_or_path, **dropout, **converted)
+        added = model.base_model.layers[own_layers:]
+        for layer in added:
+            layer.start_as_identity()
         if "field_vocab_sizes" in converted:
             intercept, slope = MARKING_TO_PLAYED
             played = tokenizer.velocity_to_level(np.rint(intercept + slope * tokenizer.velocities))
@@ -396,6 +426,9 @@ def main(callbacks: list | None = None):
     if model_args.train_markings_only:
         model.requires_grad_(False)
         model.get_input_embeddings().fields[MARKING].requires_grad_(True)
+    if model_args.train_added_layers_only:
+        model.requires_grad_(False)
+        added.requires_grad_(True)
     try:
         teachers = load_teachers(model_args.distill_from, model.config, tokenizer)
     except ValueError as err:

@@ -1,7 +1,7 @@
 """Humanizing a flat score, the main use: how close is the rendition's dynamics curve to a
 pianist's, and what does the score's even timing cost?
 
-    python benchmarks/score_renditions.py [--model DIR] [--split validation] [--segments 32] [--cues]
+    python benchmarks/score_renditions.py [--model DIR] [--split validation] [--scores FILE] [--segments 32] [--cues]
         [--alignments cache/alignments] [--json F]
 
 ASAP keeps a quantized score MIDI (`midi_score.mid`) beside each piece's performances: what a
@@ -134,7 +134,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=vb.DEFAULT_MODEL)
     parser.add_argument("--data", default="../shared/data/asap", help="an ASAP folder (splits.csv, midi_score.mid)")
-    parser.add_argument("--split", default="validation", choices=("validation", "test"))
+    parser.add_argument("--split", default="validation", choices=("validation", "test", "train"))
+    # A marking field trained on some train scores is judged on the marked train scores held out of
+    # its --score_copies, where the pianists are those it learned from (BENCHMARKS.md, "Held-out
+    # train scores").
+    parser.add_argument("--scores", default=None, help="a file listing midi_score paths, one a line: only these")
     parser.add_argument("--segments", type=int, default=32)
     parser.add_argument("--cues", action="store_true", help="also decode with a performance's cues taken out")
     parser.add_argument("--alignments", default="cache/alignments", help="align_scores.py's --out, if it ran")
@@ -154,6 +158,11 @@ def main():
     root = Path(args.data)
     with open(root / "splits.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["split"] == args.split]
+    if args.scores:
+        wanted = {line.strip() for line in Path(args.scores).read_text().splitlines() if line.strip()}
+        rows = [r for r in rows if r["midi_score"] in wanted]
+        if not rows:
+            parser.error(f"none of the scores in {args.scores} is in the {args.split} split")
     by_score = defaultdict(list)
     for r in rows:
         by_score[r["midi_score"]].append(r["midi_performance"])

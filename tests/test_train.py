@@ -220,6 +220,9 @@ def test_tempo_factors_and_their_one_line_errors(tmp_path):
             ["--train_markings_only", "--markings", "--score_copies", str(tmp_path), "--random_offsets"],
             "--train_markings_only needs --markings and --model_name_or_path",
         ),
+        (["--add_layers", "-1"], "--add_layers must be >= 0, not -1"),
+        (["--add_layers", "1"], "--add_layers grows a fine-tuned model"),
+        (["--train_added_layers_only"], "--train_added_layers_only needs --add_layers"),
     ):
         done = subprocess.run(
             [sys.executable, str(ROOT / "train.py"), "--data_dir", str(data), "--output_dir", str(tmp_path / "o")]
@@ -232,11 +235,9 @@ def test_tempo_factors_and_their_one_line_errors(tmp_path):
         assert not (tmp_path / "o").exists()
 
 
-def train_with_markings(
-    model_dir: Path, tmp_path: Path, out: Path, options: list[str], flat=()
-) -> subprocess.CompletedProcess:
-    """train.py --markings from `model_dir` for 2 steps on two aligned train pieces (score copies)
-    and one validation piece; the scores have random velocities (markings) except those in `flat`."""
+def fine_tune(model_dir: Path, tmp_path: Path, out: Path, options: list[str], flat=()) -> subprocess.CompletedProcess:
+    """train.py from `model_dir` for 2 steps on two aligned train pieces (with --score_copies) and one
+    validation piece; the scores have random velocities (markings) except those in `flat`."""
     data = tmp_path / "data"
     rows = ["midi_performance,midi_score,split"]
     for i, split in enumerate(("train", "train", "validation")):
@@ -253,7 +254,7 @@ def train_with_markings(
     (data / "splits.csv").write_text("\n".join(rows) + "\n")
     # fmt: off
     args = [
-        "--model_name_or_path", str(model_dir), "--markings", "--score_copies", str(tmp_path / "pairs"),
+        "--model_name_or_path", str(model_dir), "--score_copies", str(tmp_path / "pairs"),
         "--random_offsets", "--data_dir", str(data), "--output_dir", str(out),
         "--cache_dir", str(tmp_path / "cache"), "--max_steps", "2",
         "--per_device_train_batch_size", "2", "--eval_strategy", "no", "--save_strategy", "no", "--report_to", "none",
@@ -281,7 +282,7 @@ def test_markings_add_a_field_to_a_fine_tuned_model_and_keep_every_weight(tiny_m
     other weight is kept (learning rate 0)."""
 
     out = tmp_path / "out"
-    done = train_with_markings(tiny_model_dir, tmp_path, out, ["--hide_markings", "0.5", "--learning_rate", "0"])
+    done = fine_tune(tiny_model_dir, tmp_path, out, ["--markings", "--hide_markings", "0.5", "--learning_rate", "0"])
     assert "adding the marking field" in done.stderr and "score copies of 2 of 2 train files" in done.stderr
     tok = VelocityBertTokenizer.from_pretrained(out)
     assert tok.markings and json.loads((out / "config.json").read_text())["field_vocab_sizes"] == tok.field_vocab_sizes
@@ -301,8 +302,8 @@ def test_train_markings_only_changes_the_marking_field_alone(tiny_model_dir, tmp
     copy has none) and leaves every other weight, and the padding row, as they were: a recording
     plays exactly as before."""
     out = tmp_path / "out"
-    done = train_with_markings(
-        tiny_model_dir, tmp_path, out, ["--train_markings_only", "--learning_rate", "0.1"], flat=(1,)
+    done = fine_tune(
+        tiny_model_dir, tmp_path, out, ["--markings", "--train_markings_only", "--learning_rate", "0.1"], flat=(1,)
     )
     assert "training the marking field alone, on 1 marked score copy" in done.stderr
     before, after = load_file(tiny_model_dir / "model.safetensors"), load_file(out / "model.safetensors")
@@ -312,6 +313,41 @@ def test_train_markings_only_changes_the_marking_field_alone(tiny_model_dir, tmp
     assert not marking[0].any()
     start = marking_start(VelocityBertTokenizer.from_pretrained(out), before)
     assert not torch.allclose(marking[-len(start) :], start)  # it learned
+
+
+def test_add_layers_grows_the_model_by_blocks_that_start_as_the_identity(tiny_model_dir, tmp_path):
+    """--add_layers puts new blocks on top whose output projections start at zero: the grown model
+    keeps every weight and predicts exactly what it did; with --train_added_layers_only the new
+    blocks learn and nothing else moves."""
+    from velocity_bert import VelocityBertForMaskedVelocity
+
+    layers = json.loads((tiny_model_dir / "config.json").read_text())["num_hidden_layers"]
+    new = f"velocity_bert.layers.{layers}."
+    before = load_file(tiny_model_dir / "model.safetensors")
+    grown, trained = tmp_path / "grown", tmp_path / "trained"
+    done = fine_tune(tiny_model_dir, tmp_path, grown, ["--add_layers", "1", "--learning_rate", "0"])
+    assert f"adding 1 block to the model's {layers}" in done.stderr
+    assert json.loads((grown / "config.json").read_text())["num_hidden_layers"] == layers + 1
+    after = load_file(grown / "model.safetensors")
+    assert {k for k in after if k not in before} == {k for k in after if k.startswith(new)}
+    for key, value in before.items():
+        assert torch.equal(value, after[key]), key
+    for key in ("attention.out.weight", "attention.out.bias", "mlp.2.weight", "mlp.2.bias"):
+        assert not after[new + key].any(), key
+    assert after[new + "attention.qkv.weight"].any()  # random inputs, so the block can learn
+    tok = VelocityBertTokenizer.from_pretrained(grown)
+    ids = torch.as_tensor(tok.window(tok.encode(load_notes(make_score(80, seed=5))), 0, 64))[None]
+    old_model, new_model = (VelocityBertForMaskedVelocity.from_pretrained(d).eval() for d in (tiny_model_dir, grown))
+    with torch.no_grad():
+        assert torch.equal(old_model(ids).logits, new_model(ids).logits)
+
+    fine_tune(
+        tiny_model_dir, tmp_path, trained, ["--add_layers", "1", "--train_added_layers_only", "--learning_rate", "0.1"]
+    )
+    after = load_file(trained / "model.safetensors")
+    for key, value in before.items():
+        assert torch.equal(value, after[key]), key
+    assert after[new + "mlp.2.weight"].any() and after[new + "attention.out.weight"].any()  # they learned
 
 
 def test_help_lists_every_option_of_ours():

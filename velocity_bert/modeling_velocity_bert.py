@@ -150,6 +150,15 @@ class VelocityBertLayer(GradientCheckpointingLayer):
         )
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
+    def start_as_identity(self) -> None:
+        """Zero the two projections that write into the residual stream: in a pre-norm block that
+        makes the block add nothing, so a model grown by such blocks plays exactly as before until
+        they are trained (train.py --add_layers). Their inputs stay random, so gradients reach them."""
+        with torch.no_grad():  # torch's own zeros_: transformers' skips weights already loaded
+            for projection in (self.attention.out, self.mlp[-1]):
+                projection.weight.zero_()
+                projection.bias.zero_()
+
     def forward(
         self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None, **kwargs
     ) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -1,0 +1,70 @@
+"""Hold some marked train scores out of the score copies, to judge a marking field on scores it has
+not seen but played by the pianists it learned from (BENCHMARKS.md, "Held-out train scores").
+
+    python benchmarks/hold_out_scores.py [--every 5] [--alignments cache/alignments]
+        [--out cache/alignments_holdout] [--list runs/heldout_scores.txt]
+
+Every `--every`-th of the train split's marked scores (sorted by path; `notes.has_markings`) is held
+out: its path goes to `--list` (what `score_renditions.py --split train --scores` reads), and the
+note pairs of every other train performance are linked into `--out` (what `train.py --score_copies`
+reads), so no pair is copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import velocity_bert as vb
+from velocity_bert.alignment import pairs_path
+from velocity_bert.notes import MidiInputError, has_markings
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="../shared/data/asap")
+    parser.add_argument("--every", type=int, default=5, help="hold out every N-th marked train score")
+    parser.add_argument("--alignments", default="cache/alignments", help="align_scores.py's --out")
+    parser.add_argument("--out", default="cache/alignments_holdout")
+    parser.add_argument("--list", default="runs/heldout_scores.txt")
+    args = parser.parse_args()
+    root = Path(args.data)
+    by_score = defaultdict(list)
+    with open(root / "splits.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["split"] == "train":
+                by_score[row["midi_score"]].append(row["midi_performance"])
+    marked = []
+    for score in sorted(by_score):
+        try:
+            if has_markings(vb.load_notes(root / score).velocity):
+                marked.append(score)
+        except MidiInputError:
+            continue
+    held = marked[:: args.every]
+    Path(args.list).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.list).write_text("".join(f"{score}\n" for score in held))
+    linked = 0
+    for score, performances in by_score.items():
+        if score in held:
+            continue
+        for performance in performances:
+            source = pairs_path(args.alignments, "train", performance)
+            if source.exists():
+                target = pairs_path(args.out, "train", performance)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if not target.exists():
+                    os.symlink(source.resolve(), target)
+                linked += 1
+    held_performances = sum(len(by_score[score]) for score in held)
+    print(
+        f"{len(marked)} of {len(by_score)} train scores marked; {len(held)} held out ({held_performances} "
+        f"performances) -> {args.list}; {linked} pairs linked into {args.out}"
+    )
+
+
+if __name__ == "__main__":
+    main()
