@@ -397,8 +397,7 @@ def main(callbacks: list | None = None):
             print(f"adding {n} block{'s' if n > 1 else ''} to the model's {own_layers}", file=sys.stderr)
             converted["num_hidden_layers"] = own_layers + model_args.add_layers
         model = VelocityBertForMaskedVelocity.from_pretrained(model_args.model_name_or_path, **dropout, **converted)
-        added = model.base_model.layers[own_layers:]
-        for layer in added:
+        for layer in model.base_model.layers[own_layers:]:
             layer.start_as_identity()
         if "field_vocab_sizes" in converted:
             intercept, slope = MARKING_TO_PLAYED
@@ -428,7 +427,7 @@ def main(callbacks: list | None = None):
         model.get_input_embeddings().fields[MARKING].requires_grad_(True)
     if model_args.train_added_layers_only:
         model.requires_grad_(False)
-        added.requires_grad_(True)
+        model.base_model.layers[-model_args.add_layers :].requires_grad_(True)
     try:
         teachers = load_teachers(model_args.distill_from, model.config, tokenizer)
     except ValueError as err:
