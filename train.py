@@ -371,7 +371,8 @@ def main(callbacks: list | None = None):
     if model_args.model_name_or_path:
         tokenizer = VelocityBertTokenizer.from_pretrained(model_args.model_name_or_path)
         converted = {}  # config overrides that convert the model: other positions, the marking field
-        own = VelocityBertConfig.from_pretrained(model_args.model_name_or_path).position_embedding_type
+        own_config = VelocityBertConfig.from_pretrained(model_args.model_name_or_path)
+        own = own_config.position_embedding_type
         if model_args.position_embedding_type not in (None, own):
             print(f"converting the model from {own} to {model_args.position_embedding_type} positions", file=sys.stderr)
             # A switch converts the model: a learned table is dropped, or a new one starts from
@@ -391,11 +392,10 @@ def main(callbacks: list | None = None):
                 markings=True,
             )
             converted["field_vocab_sizes"] = tokenizer.field_vocab_sizes
-        own_layers = VelocityBertConfig.from_pretrained(model_args.model_name_or_path).num_hidden_layers
-        if model_args.add_layers:
-            n = model_args.add_layers
+        own_layers = own_config.num_hidden_layers
+        if n := model_args.add_layers:
             print(f"adding {n} block{'s' if n > 1 else ''} to the model's {own_layers}", file=sys.stderr)
-            converted["num_hidden_layers"] = own_layers + model_args.add_layers
+            converted["num_hidden_layers"] = own_layers + n
         model = VelocityBertForMaskedVelocity.from_pretrained(model_args.model_name_or_path, **dropout, **converted)
         for layer in model.base_model.layers[own_layers:]:
             layer.start_as_identity()

@@ -13,14 +13,15 @@ reads), so no pair is copied.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 from collections import defaultdict
+from functools import cache
 from pathlib import Path
 
 import velocity_bert as vb
 from velocity_bert.alignment import pairs_path
-from velocity_bert.notes import MidiInputError, has_markings
+from velocity_bert.data import list_files, score_copy_sources
+from velocity_bert.notes import has_markings
 
 
 def main():
@@ -32,37 +33,26 @@ def main():
     parser.add_argument("--list", default="runs/heldout_scores.txt")
     args = parser.parse_args()
     root = Path(args.data)
+    # performance -> (score, pairs), as train.py --score_copies reads them
+    sources = score_copy_sources(root, list_files(root, "train"), args.alignments)
     by_score = defaultdict(list)
-    with open(root / "splits.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            if row["split"] == "train":
-                by_score[row["midi_score"]].append(row["midi_performance"])
-    marked = []
-    for score in sorted(by_score):
-        try:
-            if has_markings(vb.load_notes(root / score).velocity):
-                marked.append(score)
-        except MidiInputError:
-            continue
-    held = marked[:: args.every]
+    for performance, (score, pairs) in sources.items():
+        by_score[score].append((performance, pairs))
+    is_marked = cache(lambda score: has_markings(vb.load_notes(score).velocity))
+    marked = [score for score in sorted(by_score) if is_marked(score)]
+    held = set(marked[:: args.every])
     Path(args.list).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.list).write_text("".join(f"{score}\n" for score in held))
-    linked = 0
-    for score, performances in by_score.items():
-        if score in held:
-            continue
-        for performance in performances:
-            source = pairs_path(args.alignments, "train", performance)
-            if source.exists():
-                target = pairs_path(args.out, "train", performance)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if not target.exists():
-                    os.symlink(source.resolve(), target)
-                linked += 1
+    Path(args.list).write_text("".join(f"{Path(score).relative_to(root).as_posix()}\n" for score in sorted(held)))
+    kept = [item for score, items in by_score.items() if score not in held for item in items]
+    for performance, pairs in kept:
+        target = pairs_path(args.out, "train", Path(performance).relative_to(root).as_posix())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            os.symlink(Path(pairs).resolve(), target)
     held_performances = sum(len(by_score[score]) for score in held)
     print(
-        f"{len(marked)} of {len(by_score)} train scores marked; {len(held)} held out ({held_performances} "
-        f"performances) -> {args.list}; {linked} pairs linked into {args.out}"
+        f"{len(marked)} of {len(by_score)} aligned train scores marked; {len(held)} held out ({held_performances} "
+        f"performances) -> {args.list}; {len(kept)} pairs linked into {args.out}"
     )
 
 
