@@ -135,6 +135,52 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return path
 
 
+# The level distribution `sure_model_dir` predicts for every hidden note, whatever it hears: most of
+# the mass on level 16 (velocity 67), a little on its neighbours, a trace on every other level.
+SURE_LEVEL = 16
+
+
+def sure_distribution(levels: int = 32) -> np.ndarray:
+    dist = np.full(levels, 0.02 / (levels - 3))
+    dist[[SURE_LEVEL - 1, SURE_LEVEL, SURE_LEVEL + 1]] = [0.04, 0.9, 0.04]
+    return dist
+
+
+@pytest.fixture(scope="session")
+def sure_model_dir(tmp_path_factory) -> Path:
+    """A tiny model folder whose head ignores what it hears and always predicts `sure_distribution`:
+    what it flags and repairs is then known exactly. Only a hidden note gets the head's prediction
+    (any other position's logits are 0, a uniform distribution): a note judged with its own
+    velocity visible would never look unlikely."""
+    import torch
+
+    import velocity_bert as vb
+
+    tok = vb.VelocityBertTokenizer()
+    model = vb.VelocityBertForMaskedVelocity(tiny_config(field_vocab_sizes=tok.field_vocab_sizes)).eval()
+    with torch.no_grad():
+        model.head.decoder.weight.zero_()
+        model.head.decoder.bias.copy_(torch.from_numpy(np.log(sure_distribution())))
+    path = tmp_path_factory.mktemp("sure") / "model"
+    vb.save_model_folder(model, tok, path)
+    return path
+
+
+def score_with_slips(n_notes: int = 150, slips: dict[int, int] | None = None) -> symusic.Score:
+    """One track of `n_notes` notes, every one at level 16's velocity but for `slips` (note index:
+    velocity): a performance the sure model finds plausible except where it slipped."""
+    import velocity_bert as vb
+
+    steady = int(vb.VelocityBertTokenizer().velocities[SURE_LEVEL])
+    slips = {20: 127, 75: 3, 130: 125} if slips is None else slips
+    score = symusic.Score(480)
+    score.tracks.append(symusic.Track("piano", program=0))
+    score.tracks[0].notes.extend(
+        symusic.Note(240 * i, 240, 48 + (i * 7) % 36, slips.get(i, steady)) for i in range(n_notes)
+    )
+    return score
+
+
 @pytest.fixture(scope="module")
 def pipe(tiny_model_dir):
     """The pipeline over the tiny model, loaded once per test module."""

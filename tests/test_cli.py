@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import velocity_bert as vb
-from tests.conftest import make_score, marked_score
+from tests.conftest import SURE_LEVEL, make_score, marked_score, score_with_slips
 from tests.test_notes import assert_same_but_velocities
 from velocity_bert.cli import main
 from velocity_bert.data import list_files
-from velocity_bert.decoding import MARKING_TO_PLAYED
+from velocity_bert.decoding import MARKING_TO_PLAYED, REPAIR_ALPHA
 
 
 def test_humanize_keeps_every_byte_but_velocities(tiny_model_dir, tmp_path, capsys, monkeypatch):
@@ -421,7 +421,8 @@ def test_info_lists_what_tracks_takes(midi_file, tmp_path, capsys):
 
 
 def test_every_option_says_what_it_does():
-    """`velocity-bert CMD --help` explains every option, not just lists it."""
+    """`velocity-bert CMD --help` explains every option, not just lists it, and renders (argparse
+    expands % in help texts: a bare one crashed `humanize --help`)."""
     import argparse
 
     from velocity_bert.cli import build_parser
@@ -430,6 +431,8 @@ def test_every_option_says_what_it_does():
     for name, parser in sub.choices.items():
         for action in parser._actions:
             assert action.help, f"{name} {'/'.join(action.option_strings) or action.dest} has no help"
+        page = parser.format_help()
+        assert all(f"--{o.lstrip('-')}" in page for a in parser._actions for o in a.option_strings)
 
 
 @pytest.mark.parametrize("command", ["evaluate", "analyze"])
@@ -440,3 +443,57 @@ def test_a_file_count_must_be_positive(command, tmp_path, capsys):
         with pytest.raises(SystemExit) as done:
             main([*argv, "--files", bad])
         assert done.value.code == 2 and "argument --files" in capsys.readouterr().err
+
+
+def test_repair_lists_the_notes_it_changed_and_keeps_the_rest(sure_model_dir, tmp_path, capsys):
+    src, out = tmp_path / "take.mid", tmp_path / "fixed.mid"
+    score_with_slips().dump_midi(str(src))
+    assert main(["humanize", str(src), "-o", str(out), "--repair", "--model", str(sure_model_dir)]) == 0
+    *listed, said = capsys.readouterr().err.strip().splitlines()  # no --keep-dynamics tip: a recording
+    assert said == f"{out}: 3 of 150 notes repaired (velocity unlikely at p < {REPAIR_ALPHA:g})"
+    steady = int(vb.VelocityBertTokenizer().velocities[SURE_LEVEL])
+    before, after = vb.load_notes(src), vb.load_notes(out)
+    assert [line.split()[:3] for line in listed] == [["5.00", "s", "G#5"], ["18.75", "s", "A4"], ["32.50", "s", "A#3"]]
+    assert [line.split(": ")[1] for line in listed] == [
+        f"{before.velocity[i]} -> {after.velocity[i]}" for i in (20, 75, 130)
+    ]
+    assert np.flatnonzero(after.velocity != before.velocity).tolist() == [20, 75, 130]
+    assert (np.abs(after.velocity[[20, 75, 130]] - steady) <= 2).all()
+    # More notes than it lists: the rest are counted.
+    score_with_slips(slips={i: 127 for i in range(0, 150, 5)}).dump_midi(str(src))
+    assert (
+        main(["humanize", str(src), "-o", str(out), "--repair-p", "0.01", "--repair", "--model", str(sure_model_dir)])
+        == 0
+    )
+    *listed, said = capsys.readouterr().err.strip().splitlines()
+    assert said == f"{out}: 30 of 150 notes repaired (velocity unlikely at p < 0.01)"
+    assert len(listed) == 21 and listed[-1] == "  ... and 10 more"
+    # A folder's files are counted, not listed.
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    src.rename(folder / src.name)
+    assert (
+        main(["humanize", str(folder), "-o", str(tmp_path / "fixed"), "--repair", "--model", str(sure_model_dir)]) == 0
+    )
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"1 of 1 files repaired into {tmp_path / 'fixed'}"
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            ["--repair-p", "0.01"],
+            "error: --repair-p says how unlikely a velocity --repair re-predicts: it needs --repair",
+        ),
+        (
+            ["--repair", "--keep-dynamics"],
+            "error: repair reads the velocities as a performance's, keep_dynamics as a score's markings",
+        ),
+        (["--repair", "--repair-p", "5"], "error: repair is a probability between 0 and 1 (0.01, say), not 5.0"),
+    ],
+)
+def test_repair_refuses_what_it_cannot_mean(options, message, sure_model_dir, midi_file, tmp_path, capsys):
+    out = tmp_path / "out.mid"
+    assert main(["humanize", str(midi_file), "-o", str(out), *options, "--model", str(sure_model_dir)]) == 2
+    assert capsys.readouterr().err.strip() == message
+    assert not out.exists()

@@ -1,18 +1,22 @@
 """decoding.py through the pipeline that users call: windows over a piece, mask-predict passes,
 point estimates, sampling."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 import velocity_bert as vb
-from tests.conftest import make_score, marked_score, tiny_config
+from tests.conftest import SURE_LEVEL, make_score, marked_score, score_with_slips, sure_distribution, tiny_config
 from velocity_bert.decoding import (
     DYNAMICS_SIGMA_S,
     MARKING_TO_PLAYED,
+    SURPRISE_ROUNDS,
     DecodingOptions,
     interpolated_median,
     local_mean,
+    note_surprise,
     predict_levels,
 )
 
@@ -179,3 +183,68 @@ def test_a_model_that_reads_markings_plays_them_itself(tmp_path):
         for note in track.notes:
             note.velocity = 64
     assert pipe(score, keep_dynamics=True)["velocities"] == pipe(score)["velocities"]
+
+
+def test_note_surprise_is_the_two_sided_tail_of_each_given_level(sure_model_dir):
+    """Each note is judged hidden, in rounds that hide every 7th note at once, and scored by how
+    far into either tail of the predicted distribution its given level falls."""
+    pipe = vb.load_pipeline(str(sure_model_dir))
+    levels = np.arange(150) % 32  # every level, at many places in the windows
+    notes = vb.load_notes(score_with_slips(150, slips={}))
+    notes = replace(notes, velocity=pipe.velocity_tokenizer.level_to_velocity(levels))
+    hidden_per_window = []  # per encoder run, the most notes any of its windows hid
+    handle = pipe.model.register_forward_hook(
+        lambda m, args, kw, out: hidden_per_window.append(int((kw["input_ids"][..., 5] == 3).sum(-1).max())),
+        with_kwargs=True,
+    )
+    try:
+        surprise = note_surprise(pipe.model, pipe.velocity_tokenizer, notes)
+    finally:
+        handle.remove()
+    dist = sure_distribution()
+    lower, upper = np.cumsum(dist), np.cumsum(dist[::-1])[::-1]  # P(level <= k), P(level >= k)
+    expected = np.minimum(1.0, 2 * np.minimum(lower[levels], upper[levels]))
+    np.testing.assert_allclose(surprise, expected, rtol=1e-4)
+    assert surprise[levels == SURE_LEVEL].min() == 1.0 and surprise[levels == 0].max() < 0.002
+    # One encoder run per round (the 4 windows over 150 notes fit one batch); windows of 64 notes
+    # hide at most 10 at a time, every 7th.
+    assert len(hidden_per_window) == SURPRISE_ROUNDS and max(hidden_per_window) == -(-64 // SURPRISE_ROUNDS)
+    only = np.zeros(150, dtype=bool)
+    only[:10] = True
+    partial = note_surprise(pipe.model, pipe.velocity_tokenizer, notes, only)
+    np.testing.assert_allclose(partial[:10], expected[:10], rtol=1e-4)
+    assert np.isnan(partial[10:]).all()  # not asked for, not judged
+
+
+def test_repair_re_predicts_only_the_unlikely_notes(sure_model_dir):
+    pipe = vb.load_pipeline(str(sure_model_dir))
+    score = score_with_slips()
+    steady = int(pipe.velocity_tokenizer.velocities[SURE_LEVEL])
+    given = vb.load_notes(score).velocity
+    out = np.asarray(pipe(score, repair=0.003)["velocities"])
+    changed = np.flatnonzero(out != given)
+    assert changed.tolist() == [20, 75, 130]  # the slips, and nothing else
+    assert (np.abs(out[changed] - steady) <= 2).all()  # now where the model expects them
+    mask = np.ones(len(given), dtype=bool)
+    mask[75] = False  # not asked for: kept, slip and all
+    out = np.asarray(pipe(score, mask=mask, repair=0.003)["velocities"])
+    assert np.flatnonzero(out != given).tolist() == [20, 130]
+    # The level next to the expected one (p = 2 x 5% here): kept at 0.003, re-predicted at 0.1.
+    near = score_with_slips(slips={40: int(pipe.velocity_tokenizer.velocities[SURE_LEVEL + 1])})
+    for repair, off in ((0.003, [40]), (0.1, [])):
+        out = np.asarray(pipe(near, repair=repair)["velocities"])
+        assert np.flatnonzero(np.abs(out - steady) > 2).tolist() == off
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(repair=0), "repair is a probability between 0 and 1"),
+        (dict(repair=1.5), "repair is a probability between 0 and 1"),
+        (dict(repair=0.01, keep_dynamics=True), "repair reads the velocities as a performance's"),
+        (dict(repair=0.01, velocity_range=(30, 90)), "a dynamic range is for a whole rendition"),
+    ],
+)
+def test_repair_refuses_meaningless_options(options, message):
+    with pytest.raises(ValueError, match=message):
+        DecodingOptions(**options)

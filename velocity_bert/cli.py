@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from . import DTYPES
-from .decoding import ESTIMATES, DecodingOptions
+from .decoding import ESTIMATES, REPAIR_ALPHA, REPAIR_FALSE_ALARMS, DecodingOptions
 from .notes import MIDI_SUFFIXES, check_passage, has_markings
 
 STDIO = "-"  # `humanize - -o -`: MIDI through a pipe
+REPAIRS_LISTED = 20  # `humanize --repair` names this many of the notes it changed, then counts the rest
 
 PASSES_HELP = "mask-predict passes (default 1: more were less accurate on validation)"
 OVERLAP_HELP = "notes shared by neighbouring windows (default: the model's window_overlap)"
@@ -66,21 +67,25 @@ def _options(args) -> dict:
         opts["velocity_range"] = tuple(args.range)
     if args.keep_dynamics:
         opts["keep_dynamics"] = True
+    if args.repair_p is not None and not args.repair:
+        raise ValueError("--repair-p says how unlikely a velocity --repair re-predicts: it needs --repair")
+    if args.repair:
+        opts["repair"] = REPAIR_ALPHA if args.repair_p is None else args.repair_p
     return opts
 
 
 def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | None, args, say, tip=False) -> str:
     """`source`: a path or the bytes read from stdin; `dst` None: write to stdout; `say` prints a
     line beside the progress bar; `tip`: say when --keep-dynamics could matter (one file, not a
-    folder's hundreds). Returns how many notes were humanized, of how many when --from, --to or
-    --tracks chose some."""
+    folder's hundreds, which also get no list of repaired notes). Returns what was done: how many
+    notes were humanized, of how many when --from, --to or --tracks chose some, or repaired."""
     from .notes import load_notes, save_midi, selection_mask
     from .pipeline_velocity_bert import MidiRewrittenWarning
     from .plotting import piano_roll
 
     notes = load_notes(source)
     mask = selection_mask(notes, args.start, args.end, args.tracks)
-    if tip and mask is None and not args.keep_dynamics and has_markings(notes.velocity):
+    if tip and mask is None and not (args.keep_dynamics or args.repair) and has_markings(notes.velocity):
         say(
             f"tip: the input's velocities vary ({notes.velocity.min()}-{notes.velocity.max()}); if they are a "
             "score's dynamics markings, --keep-dynamics plays them instead of replacing them"
@@ -101,7 +106,19 @@ def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | No
     if plot:
         plot.parent.mkdir(parents=True, exist_ok=True)
         piano_roll(out["notes"], out["notes"].velocity, np.asarray(out["velocities"]), plot)
-    return _count(len(notes), "note") if mask is None else f"{int(mask.sum())} of {_count(len(notes), 'note')}"
+    if args.repair:
+        changed = np.flatnonzero(np.asarray(out["velocities"]) != notes.velocity)
+        if tip:
+            for i in changed[:REPAIRS_LISTED]:
+                say(
+                    f"  {notes.onset_sec[i]:9.2f} s  {note_name(notes.pitch[i]):<4} track {notes.track[i]}: "
+                    f"{notes.velocity[i]} -> {out['velocities'][i]}"
+                )
+            if len(changed) > REPAIRS_LISTED:
+                say(f"  ... and {len(changed) - REPAIRS_LISTED} more")
+        return f"{len(changed)} of {_count(len(notes), 'note')} repaired (velocity unlikely at p < {_options(args)['repair']:g})"
+    chosen = _count(len(notes), "note") if mask is None else f"{int(mask.sum())} of {_count(len(notes), 'note')}"
+    return f"{chosen} humanized"
 
 
 def _into(given: str, name: str) -> Path:
@@ -163,14 +180,15 @@ def cmd_humanize(args) -> int:
         try:
             done = _humanize_file(pipe, source, d, plot, args, say, tip=len(jobs) == 1)
             if len(jobs) == 1:
-                print(f"{d or 'stdout'}: {done} humanized", file=sys.stderr)
+                print(f"{d or 'stdout'}: {done}", file=sys.stderr)
         except Exception as err:  # one line per bad file; the others still run
             failed += 1
             say(f"error: {label}: {_one_line(err)}")
     if src.is_dir():  # after the bar: what a run over hundreds of files came to
         done = len(jobs) - failed
         tail = f"; {failed} failed (above)" if failed else ""
-        print(f"{done} of {len(jobs)} files humanized into {args.output}{tail}", file=sys.stderr)
+        verb = "repaired" if args.repair else "humanized"
+        print(f"{done} of {len(jobs)} files {verb} into {args.output}{tail}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -224,6 +242,11 @@ def cmd_info(args) -> int:
         v = notes.velocity[notes.track == i]
         print(f"{i:>5}  {name[:23]:<24}{len(v):>7}{v.mean():>15.1f}{v.std():>6.1f}{v.min():>5}{v.max():>5}")
     return 0
+
+
+def note_name(pitch: int) -> str:
+    """C4 = 60, as MIDI tools and notation programs name it."""
+    return f"{('C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B')[pitch % 12]}{pitch // 12 - 1}"
 
 
 def _count(n: int, noun: str) -> str:
@@ -312,6 +335,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the input's velocities as a score's dynamics markings (p, f, hairpins) and play them as a "
         "pianist would: a model with the marking field (the bundled one) reads them as context; another "
         "plays them at a pianist's scale with its shaping on top (default: predict every velocity afresh)",
+    )
+    h.add_argument(
+        "--repair",
+        action="store_true",
+        help="for a recording or a transcription: re-predict only the notes whose velocity the model finds "
+        "unlikely, list them, and keep every other velocity",
+    )
+    h.add_argument(
+        "--repair-p",
+        type=float,
+        default=None,
+        metavar="P",
+        help=f"with --repair: how unlikely (default {REPAIR_ALPHA:g}, which flags about {100 * REPAIR_FALSE_ALARMS:.1f}%% "
+        "of a pianist's own notes; higher finds more slips, and more false alarms)",
     )
     h.add_argument(
         "--plot",

@@ -20,6 +20,16 @@ ESTIMATES = ("median", "mode", "mean")
 # 112), the least-squares line velocity = intercept + slope x marking: pianists compress the
 # markings' range about threefold;
 MARKING_TO_PLAYED = (37.6, 0.343)
+# `note_surprise` hides every 7th note of those it checks at once, in 7 rounds: about the 15% that
+# the model is trained and evaluated to fill (random15), so each note is judged from the context
+# the model knows best, with its neighbours and the rest of its chord heard.
+SURPRISE_ROUNDS = 7
+# `repair`'s default significance level, and the share of a pianist's own notes it flags there,
+# both from ASAP validation (BENCHMARKS.md, "Repairing misplayed velocities"): with 2% of the notes
+# moved by 20-40 units, 0.003 brought the file closest to what was played (MAE over all notes
+# 0.60 -> 0.31; 0.001: 0.35, 0.01: 0.34).
+REPAIR_ALPHA = 0.003
+REPAIR_FALSE_ALARMS = 0.0018
 # how far around each note (SD of a Gaussian over onset time, in seconds) the model's own loudness
 # is averaged, to be replaced by the markings'.
 DYNAMICS_SIGMA_S = 2.0
@@ -59,6 +69,10 @@ class DecodingOptions:
     # markings. A model with the marking field (train.py --markings) is shown them as context; for
     # any other, the level comes from them and the model adds its shaping (see `keep_dynamics`).
     keep_dynamics: bool = False
+    # Repair: of the notes asked for, predict only those whose given velocity the model finds this
+    # unlikely (`note_surprise` below this level); the rest keep theirs. For a recording or a
+    # transcription with a few misplayed or mis-transcribed velocities, where they are not known.
+    repair: float | None = None
 
     def __post_init__(self):
         """Refuse meaningless options where they are defined, so the pipeline, the CLI and the demo
@@ -79,6 +93,13 @@ class DecodingOptions:
             raise ValueError(f"batch_size must be >= 1, not {self.batch_size!r}")
         if self.overlap is not None and self.overlap < 0:
             raise ValueError(f"overlap must be >= 0, not {self.overlap!r}")
+        if self.repair is not None:
+            if not (isinstance(self.repair, Real) and 0 < self.repair < 1):
+                raise ValueError(f"repair is a probability between 0 and 1 (0.01, say), not {self.repair!r}")
+            if self.keep_dynamics:
+                raise ValueError("repair reads the velocities as a performance's, keep_dynamics as a score's markings")
+            if self.velocity_range is not None:
+                raise ValueError("repair keeps every velocity but a few: a dynamic range is for a whole rendition")
         if self.velocity_range is not None:
             lo, hi = self.velocity_range
             if not 1 <= lo < hi <= 127:
@@ -135,6 +156,46 @@ def _level_probs(model, windows: list[np.ndarray], batch_size: int) -> list[np.n
     return out
 
 
+def _windows(config, n: int, options: DecodingOptions) -> tuple[list[int], np.ndarray]:
+    """Where the windows over `n` notes start, and the window each note sits most centrally in."""
+    length = config.window_length
+    overlap = window_overlap(config, options)
+    if not 0 <= overlap < length:
+        raise ValueError(f"overlap must be in 0..{length - 1}, not {overlap}")
+    starts = window_starts(n, length, overlap)
+    return starts, _owner_windows(n, starts, length)
+
+
+def _hidden_distributions(
+    model,
+    tokenizer: VelocityBertTokenizer,
+    ids: np.ndarray,
+    todo_idx: np.ndarray,
+    starts: list[int],
+    owner: np.ndarray,
+    options: DecodingOptions,
+) -> np.ndarray:
+    """The level distribution of each note at `todo_idx` (sorted), read from `ids` as given (the
+    caller has masked what is hidden): only the windows that own one of them run."""
+    n, length = len(ids), model.config.window_length
+    needed = sorted({int(w) for w in owner[todo_idx]})
+    probs_by_window = _level_probs(
+        model, [tokenizer.window(ids, starts[w], starts[w] + length) for w in needed], options.batch_size
+    )
+    if options.combine == "mean":
+        # Every computed window that holds a note votes: average the distributions.
+        total_p = np.zeros((n, probs_by_window[0].shape[1]))
+        count = np.zeros(n)
+        for w, p in zip(needed, probs_by_window):
+            total_p[starts[w] : starts[w] + len(p)] += p
+            count[starts[w] : starts[w] + len(p)] += 1
+        return total_p[todo_idx] / count[todo_idx, None]
+    # Gather each hidden note's row from its owner window in one indexing step.
+    offsets = np.cumsum([0] + [len(p) for p in probs_by_window])[:-1]
+    slot = np.searchsorted(needed, owner[todo_idx])
+    return np.concatenate(probs_by_window)[offsets[slot] + todo_idx - np.asarray(starts)[owner[todo_idx]]]
+
+
 def predict_levels(
     model,
     tokenizer: VelocityBertTokenizer,
@@ -159,12 +220,7 @@ def predict_levels(
     estimate = tokenizer.level_to_velocity(levels).astype(np.float64)
     if not hidden.any():
         return levels, estimate
-    length = config.window_length
-    overlap = window_overlap(config, options)
-    if not 0 <= overlap < length:
-        raise ValueError(f"overlap must be in 0..{length - 1}, not {overlap}")
-    starts = window_starts(n, length, overlap)
-    owner = _owner_windows(n, starts, length)
+    starts, owner = _windows(config, n, options)
     rng = np.random.default_rng(options.seed)
     bounds = tokenizer.level_bounds() if options.estimate == "median" else None
     todo = hidden.copy()
@@ -174,24 +230,8 @@ def predict_levels(
         current = ids.copy()
         current[todo, VELOCITY] = MASK_ID
         current[hidden & ~todo, VELOCITY] = tokenizer.velocity_token(levels[hidden & ~todo])
-        needed = sorted({int(owner[i]) for i in np.flatnonzero(todo)})
-        probs_by_window = _level_probs(
-            model, [tokenizer.window(current, starts[w], starts[w] + length) for w in needed], options.batch_size
-        )
         todo_idx = np.flatnonzero(todo)
-        if options.combine == "mean":
-            # Every computed window that holds a note votes: average the distributions.
-            total_p = np.zeros((n, probs_by_window[0].shape[1]))
-            count = np.zeros(n)
-            for w, p in zip(needed, probs_by_window):
-                total_p[starts[w] : starts[w] + len(p)] += p
-                count[starts[w] : starts[w] + len(p)] += 1
-            probs = total_p[todo_idx] / count[todo_idx, None]
-        else:
-            # Gather each hidden note's row from its owner window in one indexing step.
-            offsets = np.cumsum([0] + [len(p) for p in probs_by_window])[:-1]
-            slot = np.searchsorted(needed, owner[todo_idx])
-            probs = np.concatenate(probs_by_window)[offsets[slot] + todo_idx - np.asarray(starts)[owner[todo_idx]]]
+        probs = _hidden_distributions(model, tokenizer, current, todo_idx, starts, owner, options)
         if options.sample:
             # In log space, so that a low temperature sharpens toward the mode instead of underflowing.
             logits = np.log(np.maximum(probs, 1e-30)) / options.temperature
@@ -216,6 +256,48 @@ def predict_levels(
         estimate[fix] = value[np.searchsorted(todo_idx, fix)]
         todo[fix] = False
     return levels, estimate
+
+
+def note_surprise(
+    model,
+    tokenizer: VelocityBertTokenizer,
+    notes: Notes,
+    candidates: np.ndarray | None = None,
+    options: DecodingOptions | None = None,
+) -> np.ndarray:
+    """How unlikely each note's given velocity is to the model that hears everything else: the
+    two-sided tail probability of its level under the distribution predicted with it hidden (NaN
+    for notes outside `candidates`, default all).
+
+    Why a tail probability and not a distance in velocity units: the model is sure of some notes
+    (a chord's inner voice) and unsure of others (a phrase's first note), and the same 15 units are
+    a slip in one place and a choice in the other. Where the model is calibrated, a real pianist's
+    notes score p < alpha about alpha of the time, so a threshold is a false-alarm rate a user can
+    read (measured on ASAP validation: BENCHMARKS.md, "Repairing misplayed velocities")."""
+    options = options or DecodingOptions()
+    n = len(notes)
+    candidates = np.ones(n, dtype=bool) if candidates is None else np.asarray(candidates, dtype=bool)
+    if candidates.shape != (n,):
+        raise ValueError(f"mask has {candidates.size} entries for {n} notes")
+    surprise = np.full(n, np.nan)
+    checked = np.flatnonzero(candidates)
+    if not len(checked):
+        return surprise
+    ids = tokenizer.encode(notes)
+    levels = tokenizer.velocity_to_level(notes.velocity)
+    starts, owner = _windows(model.config, n, options)
+    for r in range(SURPRISE_ROUNDS):
+        todo_idx = checked[r::SURPRISE_ROUNDS]
+        if not len(todo_idx):
+            continue
+        current = ids.copy()
+        current[todo_idx, VELOCITY] = MASK_ID
+        probs = _hidden_distributions(model, tokenizer, current, todo_idx, starts, owner, options)
+        rows, given = np.arange(len(todo_idx)), levels[todo_idx]
+        at_most = probs.cumsum(axis=1)[rows, given]
+        at_least = 1.0 - at_most + probs[rows, given]
+        surprise[todo_idx] = np.minimum(1.0, 2.0 * np.minimum(at_most, at_least))
+    return surprise
 
 
 def interpolated_median(probs: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -302,6 +384,8 @@ def predict_velocities(
     """Velocities (1-127) for every note; notes not hidden keep their input velocity exactly."""
     options = options or DecodingOptions()
     hidden = np.ones(len(notes), dtype=bool) if hidden is None else np.asarray(hidden, dtype=bool)
+    if options.repair is not None:
+        hidden = hidden & (note_surprise(model, tokenizer, notes, hidden, options) < options.repair)
     _, estimate = predict_levels(model, tokenizer, notes, hidden, options)
     predicted = estimate[hidden]
     # A file whose velocities are all the same has no markings to keep; a passage inside one

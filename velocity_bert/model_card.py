@@ -127,6 +127,7 @@ pipe = velocity_bert.load_pipeline("{repo_id}")
 out = pipe("flat.mid")                      # every velocity; or mask=[...] one bool per note
 open("humanized.mid", "wb").write(out["midi"])  # the input file, only velocities changed
 out = pipe("score.mid", keep_dynamics=True)  # a notation export's p, f, hairpins kept as the level
+out = pipe("take.mid", repair=0.003)         # a recording: re-predict only the velocities it finds unlikely
 ```
 
 Without it, through remote code (pin a revision you have read):

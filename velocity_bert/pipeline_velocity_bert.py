@@ -70,6 +70,7 @@ class VelocityPredictionPipeline(Pipeline):
         velocity_range: tuple[int, int] | None = None,
         estimate: str | None = None,
         keep_dynamics: bool | None = None,
+        repair: float | None = None,
         windows_per_batch: int | None = None,
         **kwargs,
     ):
@@ -86,6 +87,7 @@ class VelocityPredictionPipeline(Pipeline):
                 velocity_range=velocity_range,
                 estimate=estimate,
                 keep_dynamics=keep_dynamics,
+                repair=repair,
                 batch_size=windows_per_batch,
             ).items()
             if v is not None
