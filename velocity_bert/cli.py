@@ -83,6 +83,7 @@ def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | No
     from .pipeline_velocity_bert import MidiRewrittenWarning
     from .plotting import piano_roll
 
+    options = _options(args)
     notes = load_notes(source)
     mask = selection_mask(notes, args.start, args.end, args.tracks)
     if tip and mask is None and not (args.keep_dynamics or args.repair) and has_markings(notes.velocity):
@@ -92,7 +93,7 @@ def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | No
         )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MidiRewrittenWarning)
-        out = pipe(source if isinstance(source, bytes) else str(source), mask=mask, **_options(args))
+        out = pipe(source if isinstance(source, bytes) else str(source), mask=mask, **options)
     for w in caught:
         if issubclass(w.category, MidiRewrittenWarning):
             say(f"note: {dst or 'stdout'}: {w.message}")
@@ -106,7 +107,7 @@ def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | No
     if plot:
         plot.parent.mkdir(parents=True, exist_ok=True)
         piano_roll(out["notes"], out["notes"].velocity, np.asarray(out["velocities"]), plot)
-    if args.repair:
+    if "repair" in options:
         changed = np.flatnonzero(np.asarray(out["velocities"]) != notes.velocity)
         if tip:
             for i in changed[:REPAIRS_LISTED]:
@@ -116,7 +117,9 @@ def _humanize_file(pipe, source: Path | bytes, dst: Path | None, plot: Path | No
                 )
             if len(changed) > REPAIRS_LISTED:
                 say(f"  ... and {len(changed) - REPAIRS_LISTED} more")
-        return f"{len(changed)} of {_count(len(notes), 'note')} repaired (velocity unlikely at p < {_options(args)['repair']:g})"
+        return (
+            f"{len(changed)} of {_count(len(notes), 'note')} repaired (velocity unlikely at p < {options['repair']:g})"
+        )
     chosen = _count(len(notes), "note") if mask is None else f"{int(mask.sum())} of {_count(len(notes), 'note')}"
     return f"{chosen} humanized"
 
