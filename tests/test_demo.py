@@ -96,6 +96,26 @@ def test_only_the_tracks_picked(app_url, midi_file, tmp_path):
     )
 
 
+def test_repair_mode_changes_only_the_unlikely_velocities(sure_model_dir, tmp_path, monkeypatch):
+    """The third choice is `humanize --repair`: the sure model re-predicts the three slips alone."""
+    from tests.conftest import score_with_slips
+    from velocity_bert import demo
+
+    monkeypatch.setattr(demo, "render_audio", lambda *args: None)  # not what this test is about
+    src = tmp_path / "take.mid"
+    score_with_slips().dump_midi(str(src))
+    message, midi_out, *_ = demo.humanize(str(src), demo.MODES[2], 0, 30, 0, True, 30, 100, model=str(sure_model_dir))
+    assert message.startswith("150 notes, 150 of them checked, 3 velocities unlikely at p < 0.003 repaired; ")
+    before, after = vb.load_notes(src).velocity, vb.load_notes(midi_out).velocity
+    assert np.flatnonzero(after != before).tolist() == [20, 75, 130]
+    message, midi_out, *_ = demo.humanize(
+        str(src), demo.MODES[2], 0, 30, 0, False, 30, 100, model=str(sure_model_dir)
+    )  # a dynamic range set as well
+    assert midi_out is None and message == (
+        "Cannot humanize with these settings: repair keeps every velocity but a few: a dynamic range is for a whole rendition"
+    )
+
+
 def test_audio_that_cannot_be_rendered_in_time_is_left_out(midi_file, tmp_path, monkeypatch):
     """fluidsynth on an hour-long file may run out of time: the demo still answers, without audio."""
     import subprocess

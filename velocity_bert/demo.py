@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import DEFAULT_MODEL, MidiInputError, load_notes, load_pipeline
+from .decoding import REPAIR_ALPHA
 from .notes import save_midi, selection_mask, tracks_with_notes
 from .plotting import piano_roll, velocity_curve
 
@@ -65,6 +66,11 @@ def render_audio(midi_path: Path, wav_path: Path) -> Path | None:
     return wav_path if done.returncode == 0 and wav_path.exists() else None
 
 
+# What the "Humanize" choice offers: every note, the notes of a passage, or (`humanize --repair`)
+# only the notes whose recorded velocity the model finds unlikely.
+MODES = ("Everything", "A passage", "Only unlikely velocities (repair a recording)")
+
+
 def humanize(
     midi_file,
     mode: str,
@@ -80,7 +86,7 @@ def humanize(
 ):
     """Returns (message, midi, piano roll, curve, audio before, audio after). `tracks`: indices or
     names, as `humanize --tracks` takes them; none: every track. `keep_dynamics`: as
-    `humanize --keep-dynamics`."""
+    `humanize --keep-dynamics`; the third of MODES as `humanize --repair`."""
     empty = (None, None, None, None, None)
     if midi_file is None:
         return ("Upload a MIDI file or pick an example.", *empty)
@@ -88,9 +94,9 @@ def humanize(
     out_dir = request_folder()
     try:
         notes = load_notes(src)
-        passage = (start, end) if mode == "A passage" else (None, None)
+        passage = (start, end) if mode == MODES[1] else (None, None)
         mask = selection_mask(notes, *passage, tracks)
-        options = {}
+        options = {"repair": REPAIR_ALPHA} if mode == MODES[2] else {}
         if seed:
             options.update(sample=True, seed=int(seed))
         if not keep_range:
@@ -106,9 +112,13 @@ def humanize(
         audio_before = render_audio(src, out_dir / "before.wav")
         audio_after = render_audio(midi_out, out_dir / "after.wav")
         changed = int((after != notes.velocity).sum())
+        asked = len(notes) if mask is None else int(mask.sum())
+        if "repair" in options:
+            what = f"{asked} of them checked, {changed} velocities unlikely at p < {REPAIR_ALPHA:g} repaired"
+        else:
+            what = f"{asked} of them humanized, {changed} velocities changed"
         message = (
-            f"{len(notes)} notes, {len(notes) if mask is None else int(mask.sum())} of them humanized, "
-            f"{changed} velocities changed; mean {after.mean():.0f}, SD {after.std():.1f} "
+            f"{len(notes)} notes, {what}; mean {after.mean():.0f}, SD {after.std():.1f} "
             f"(before: mean {notes.velocity.mean():.0f}, SD {notes.velocity.std():.1f})."
         )
         if audio_after is None:
@@ -160,7 +170,7 @@ def build_demo(model: str = DEFAULT_MODEL):
         with gr.Row():
             with gr.Column():
                 midi = gr.File(label="MIDI file", file_types=[".mid", ".midi", ".rmi"], type="filepath")
-                mode = gr.Radio(["Everything", "A passage"], value="Everything", label="Humanize")
+                mode = gr.Radio(list(MODES), value=MODES[0], label="Humanize")
                 with gr.Row():
                     start = gr.Number(0, label="from (s)")
                     end = gr.Number(30, label="to (s)")
