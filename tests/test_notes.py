@@ -107,8 +107,8 @@ def test_a_midi_file_is_known_by_its_content_not_its_name(midi_file, tmp_path):
 @pytest.mark.parametrize(
     "content, message",
     [
-        (b"", "not a MIDI file"),
-        (b"hello, I am text", "not a MIDI file"),
+        (b"", r"^an empty file \(0 bytes\), not a MIDI file$"),
+        (b"hello, I am text", r"^not a MIDI file \(no MThd header\)$"),
         (b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01", "unreadable"),
     ],
 )
@@ -117,6 +117,8 @@ def test_bad_bytes(content, message, tmp_path):
     path.write_bytes(content)
     with pytest.raises(MidiInputError, match=message):
         load_notes(path)
+    with pytest.raises(MidiInputError, match=message):  # the same bytes from memory (stdin, an upload)
+        load_notes(content)
 
 
 def test_truncated_file(midi_file):

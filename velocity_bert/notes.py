@@ -81,6 +81,10 @@ PER_NOTE = (
 )
 
 
+# A zero-byte file (a failed download or export) says so, not that its header is missing.
+EMPTY = "an empty file (0 bytes), not a MIDI file"
+
+
 def read_score(source: str | os.PathLike | bytes | symusic.Score) -> symusic.Score:
     """Parse a path, raw bytes or a Score (copied, or converted from quarters or seconds) into a
     tick-based Score, or raise MidiInputError. A RIFF MIDI file (.rmi) is read through the MIDI
@@ -103,6 +107,8 @@ def read_score(source: str | os.PathLike | bytes | symusic.Score) -> symusic.Sco
                 head = f.read(4)
             if head == b"RIFF":
                 score = symusic.Score.from_midi(_smf(path.read_bytes()))
+            elif not head:
+                raise MidiInputError(EMPTY)
             elif head != b"MThd":
                 raise MidiInputError("not a MIDI file (no MThd header)")
             else:
@@ -121,6 +127,8 @@ def read_score(source: str | os.PathLike | bytes | symusic.Score) -> symusic.Sco
 
 def _smf(data: bytes) -> bytes:
     """The Standard MIDI File in `data`: all of it, or the one a RIFF MIDI file wraps."""
+    if not data:
+        raise MidiInputError(EMPTY)
     if data[:4] == b"RIFF":
         span = riff_midi_span(data)
         if span is None:
