@@ -248,7 +248,8 @@ def cmd_info(args) -> int:
 
 
 def note_name(pitch: int) -> str:
-    """C4 = 60, as MIDI tools and notation programs name it."""
+    """C4 = 60, as MIDI tools and notation programs name it. Hand-written: neither symusic nor
+    MidiTok names pitches."""
     return f"{('C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B')[pitch % 12]}{pitch // 12 - 1}"
 
 
